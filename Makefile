@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the site on the demo catalog) and `make test`.
+# Every target is idempotent: a stamp file per install records that the venv is current.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check
+
+.PHONY: setup setup-test run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --upgrade pip
+
+$(VENV)/.setup-run: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[postgres]'
+	touch $@
+
+$(VENV)/.setup-test: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@ $(VENV)/.setup-run
+
+setup: $(VENV)/.setup-run
+
+setup-test: $(VENV)/.setup-test
+
+run: setup
+	$(BIN)/dailypapers demo --if-empty
+	$(BIN)/dailypapers stats
+
+lint: setup-test
+	$(BIN)/ruff check dailypapers tests bench
+	$(BIN)/ruff format --check dailypapers
+	$(BIN)/mypy
+
+test: setup-test lint
+	$(BIN)/pytest -n 2 --dist loadfile
+
+bench: setup-test
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

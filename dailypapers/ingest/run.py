@@ -1,0 +1,154 @@
+"""Source -> records -> store, with counts. Every route shares IngestReport (what happened,
+what was skipped and why) and `write_batches` (one transaction per batch, nothing half-written).
+
+The OAI-PMH and query-API loops, which also talk HTTP, are in ingest/harvest.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..storage import Store
+from ..storage.papers import BatchCounts, write_papers
+from .arxiv_bulk import iter_snapshot, open_snapshot
+from .hf_daily import NotDailyPapersJSON, iter_daily_papers
+from .records import PaperRecord, ParseProblem
+
+log = logging.getLogger(__name__)
+
+# (done, total or None, detail) -> None; the CLI draws a progress bar from it.
+ProgressFn = Callable[[int, int | None, str], None]
+
+_KEEP_PROBLEMS = 200
+
+
+def _no_progress(_done: int, _total: int | None, _detail: str) -> None:
+    return None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingest run. `clean` is False when anything was skipped or it failed."""
+
+    route: str
+    counts: BatchCounts = field(default_factory=BatchCounts)
+    skipped: Counter[str] = field(default_factory=Counter)
+    problems: list[ParseProblem] = field(default_factory=list)
+    error: str | None = None
+    seen: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return self.error is None and not self.skipped
+
+    def skip(self, problem: ParseProblem) -> None:
+        self.seen += 1
+        self.skipped[reason_kind(problem.reason)] += 1
+        if len(self.problems) < _KEEP_PROBLEMS:
+            self.problems.append(problem)
+        log.warning("skipped %s", problem)
+
+    def summary(self) -> str:
+        c = self.counts
+        skipped = sum(self.skipped.values())
+        text = (
+            f"{self.route}: {self.seen:,} records: {c.new:,} new, {c.updated:,} updated, "
+            f"{c.unchanged:,} unchanged, {skipped:,} skipped"
+        )
+        if self.skipped:
+            text += " (" + ", ".join(f"{k}: {n:,}" for k, n in self.skipped.most_common()) + ")"
+        if c.daily_new or c.daily_updated:
+            text += f"; daily list: {c.daily_new:,} new, {c.daily_updated:,} updated"
+        if self.error:
+            text += f"; FAILED: {self.error}"
+        return text
+
+
+def reason_kind(reason: str) -> str:
+    """Group skip reasons: quoted values and details after a colon dropped.
+
+    >>> reason_kind("invalid JSON: Expecting value: line 1 column 1 (char 0)")
+    'invalid JSON'
+    >>> reason_kind("month out of range in '1234.1234'")
+    'month out of range'
+    """
+    text = re.sub(r"\s*(?:in|for)?\s*(?:'[^']*'|\"[^\"]*\")", "", reason)
+    return text.split(":")[0].strip() or reason
+
+
+def write_batches(
+    store: Store,
+    items: Iterable[PaperRecord | ParseProblem],
+    report: IngestReport,
+    batch_size: int,
+    after_batch: Callable[[], None] | None = None,
+) -> None:
+    """Write records in transactions of `batch_size`; problems are counted as skipped."""
+    batch: list[PaperRecord] = []
+
+    def flush() -> None:
+        if batch:
+            with store.begin() as conn:
+                report.counts.add(write_papers(conn, batch))
+            batch.clear()
+        if after_batch:
+            after_batch()
+
+    for item in items:
+        if isinstance(item, ParseProblem):
+            report.skip(item)
+            continue
+        report.seen += 1
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+
+
+def ingest_snapshot(
+    store: Store, path: Path, *, batch_size: int = 2000, progress: ProgressFn = _no_progress
+) -> IngestReport:
+    """Stream a bulk snapshot (`.json` / `.json.gz` JSON lines) into the catalog."""
+    report = IngestReport("snapshot")
+    try:
+        raw, lines = open_snapshot(path)
+    except OSError as error:
+        report.error = f"cannot read {path}: {error.strerror or error}"
+        return report
+    total = path.stat().st_size
+    with raw, lines:
+
+        def tick() -> None:
+            progress(raw.tell(), total, f"{report.seen:,} records")
+
+        write_batches(store, iter_snapshot(lines, path.name), report, batch_size, tick)
+    return report
+
+
+def ingest_daily_json(
+    store: Store,
+    data: bytes,
+    where: str,
+    *,
+    batch_size: int = 2000,
+    progress: ProgressFn = _no_progress,
+) -> IngestReport:
+    """Store a Hugging Face `/api/daily_papers` array: papers plus their daily-list entries."""
+    report = IngestReport("hf-daily")
+    try:
+        items: Iterator[PaperRecord | ParseProblem] = iter_daily_papers(data, where)
+        write_batches(
+            store,
+            items,
+            report,
+            batch_size,
+            lambda: progress(report.seen, None, f"{report.seen:,} items"),
+        )
+    except NotDailyPapersJSON as error:
+        report.error = str(error)
+    return report

@@ -1,0 +1,224 @@
+"""Text normalisation shared by every parser: whitespace, control characters, author lines,
+TeX accents in names, dates, and the code/project links found in abstracts and comments.
+
+LaTeX in titles and abstracts is kept as written (the site renders math); only author names
+are folded to Unicode, so that the same person reads the same whichever source brought them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import Any
+
+# Characters XML 1.0 forbids, which some feeds and dumps still carry (ARXIV.md 6.2).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def strip_control(text: str) -> str:
+    """Remove control characters that are illegal in XML 1.0 (tab and newline stay)."""
+    return _CONTROL.sub("", text)
+
+
+def normalize_title(text: str | None) -> str:
+    """One line, single spaces: `"Deep\\n  Learning "` -> `"Deep Learning"`."""
+    if not text:
+        return ""
+    return " ".join(strip_control(text).split())
+
+
+def normalize_abstract(text: str | None) -> str:
+    """Join hard-wrapped lines, keep paragraph breaks as a blank line, trim the ends.
+
+    arXiv marks a paragraph with a newline followed by indentation. Text that was re-indented
+    as a whole (every line indented alike) has no paragraphs, so indentation is measured
+    against the common indent of all continuation lines.
+
+    >>> normalize_abstract("  First line\\nwraps here.\\n  New paragraph.\\n")
+    'First line wraps here.\\n\\nNew paragraph.'
+    """
+    if not text:
+        return ""
+    text = strip_control(text).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    lines = text.strip("\n").split("\n")
+    if len(lines) == 1:
+        return " ".join(lines[0].split())
+    rest = [line for line in lines[1:] if line.strip()]
+    common = min((len(line) - len(line.lstrip(" ")) for line in rest), default=0)
+    paragraphs: list[list[str]] = [[lines[0]]]
+    for line in lines[1:]:
+        if not line.strip():
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent > common and paragraphs[-1]:
+            paragraphs.append([])
+        paragraphs[-1].append(line)
+    joined = (" ".join(" ".join(p).split()) for p in paragraphs)
+    return "\n\n".join(p for p in joined if p)
+
+
+def clean_optional(text: str | None) -> str | None:
+    """Whitespace-normalise an optional one-line field; empty becomes None."""
+    if text is None:
+        return None
+    value = " ".join(strip_control(str(text)).split())
+    return value or None
+
+
+@lru_cache(maxsize=1)
+def _latex_converter() -> Any:
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
+def latex_name_to_unicode(name: str) -> str:
+    """`Bal\\'azs` -> `Balázs`; names without TeX markup pass through untouched."""
+    if "\\" not in name and "{" not in name:
+        return name
+    try:
+        converted = _latex_converter().latex_to_text(name)
+    except Exception:  # pylatexenc is lenient, but a name must never stop an ingest
+        return name
+    return " ".join(converted.split())
+
+
+def _drop_parentheses(text: str) -> str:
+    """Remove (possibly nested) parenthesised groups: affiliations in raw author lines."""
+    out: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+_AUTHOR_SEPARATORS = re.compile(r"\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s*;\s*|\s+&\s+")
+
+
+def split_authors(raw: str | None) -> list[str]:
+    """Split a raw arXiv author line into names, in order, affiliations dropped.
+
+    >>> split_authors("Mark Vogelsberger (1,2), Simon D. M. White (1) ((1) MPA, (2) CfA)")
+    ['Mark Vogelsberger', 'Simon D. M. White']
+    >>> split_authors("D.V. Shetty, S.J. Yennello, and G.A. Souliotis")
+    ['D.V. Shetty', 'S.J. Yennello', 'G.A. Souliotis']
+    """
+    if not raw:
+        return []
+    text = " ".join(_drop_parentheses(strip_control(raw)).split())
+    names = []
+    for part in _AUTHOR_SEPARATORS.split(text):
+        name = part.strip(" .:") if part.strip().endswith(":") else part.strip()
+        if name and name.lower() != "and":
+            names.append(latex_name_to_unicode(name))
+    return names
+
+
+def join_parsed_author(parts: list[str]) -> str:
+    """A snapshot `authors_parsed` entry `[keyname, forenames, suffix, affil...]` -> display name."""
+    keyname = parts[0] if parts else ""
+    forenames = parts[1] if len(parts) > 1 else ""
+    suffix = parts[2] if len(parts) > 2 else ""
+    name = " ".join(p.strip() for p in (forenames, keyname, suffix) if p and p.strip())
+    return latex_name_to_unicode(" ".join(name.split()))
+
+
+def parse_rfc822(text: str | None) -> datetime | None:
+    """`Thu, 5 Apr 2007 12:45:03 GMT` -> aware UTC datetime; None when absent or unparseable."""
+    if not text or not text.strip():
+        return None
+    try:
+        parsed = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_iso_datetime(text: str | None) -> datetime | None:
+    """ISO 8601 (`2024-07-18T05:15:24.000Z`, `2016-10-09T00:00:00-04:00`, `2024-07-18`) -> UTC."""
+    if not text or not str(text).strip():
+        return None
+    value = str(text).strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_day(text: str | None) -> date | None:
+    """`YYYY-MM-DD` -> date; None when absent or not a real day."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(str(text).strip()[:10])
+    except ValueError:
+        return None
+
+
+def parse_size_kb(text: str | None) -> int | None:
+    """`609kb` -> 609; None when absent or not a size."""
+    if not text:
+        return None
+    match = re.match(r"^\s*(\d+)\s*kb\s*$", text, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+_URL = re.compile(r"https?://[^\s<>\"'{}|\\^`\[\]]+", re.IGNORECASE)
+_GITHUB_REPO = re.compile(
+    r"^https?://(?:www\.)?github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z0-9_.-]+)",
+    re.IGNORECASE,
+)
+# Hosts whose links are references, not a paper's own project page.
+_NOT_PROJECT_HOSTS = re.compile(
+    r"^https?://(?:[^/]*\.)?(?:arxiv\.org|doi\.org|github\.com|creativecommons\.org|"
+    r"huggingface\.co/papers|dx\.doi\.org|orcid\.org)(?:/|$)",
+    re.IGNORECASE,
+)
+_GITHUB_NON_REPO_OWNERS = {"orgs", "topics", "features", "sponsors", "marketplace", "settings"}
+
+
+def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
+    """GitHub repositories and project pages named in the given texts, in order, deduplicated.
+
+    >>> find_links("Code: https://github.com/openai/gpt-2.git; demo at https://x.github.io/y/.")
+    (['https://github.com/openai/gpt-2'], ['https://x.github.io/y/'])
+    """
+    repos: list[str] = []
+    pages: list[str] = []
+    for text in texts:
+        if not text or "http" not in text.lower():
+            continue
+        for raw in _URL.findall(text):
+            url = raw.rstrip(".,;:)!?*'\"")
+            repo = _GITHUB_REPO.match(url)
+            if repo:
+                owner, name = repo.group(1), repo.group(2)
+                name = re.sub(r"\.git$", "", name.rstrip("."), flags=re.IGNORECASE)
+                if owner.lower() in _GITHUB_NON_REPO_OWNERS or not name:
+                    continue
+                link = f"https://github.com/{owner}/{name}"
+                if link.lower() not in (r.lower() for r in repos):
+                    repos.append(link)
+            elif not _NOT_PROJECT_HOSTS.match(url) and url not in pages:
+                pages.append(url)
+    return repos, pages
+
+
+def utc_date(moment: datetime | None) -> date | None:
+    return moment.astimezone(UTC).date() if moment else None

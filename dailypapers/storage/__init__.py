@@ -1,0 +1,142 @@
+"""Storage: the only package that writes SQL. `open_store(url)` gives a Store for a
+`sqlite:///` or `postgresql://` URL; dialect differences stay inside this package.
+
+SQLite runs in WAL mode with one writer at a time (a process-wide lock around write
+transactions); PostgreSQL is used as it is. Opening a store applies pending migrations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message says which and why."""
+
+
+def engine_url(url: str) -> sa.URL:
+    """Our URL -> SQLAlchemy's: `postgresql://` and `postgres://` use psycopg 3.
+
+    >>> str(engine_url("postgresql://postgres:@/postgres?host=/tmp/pg"))
+    'postgresql+psycopg://postgres:@/postgres?host=%2Ftmp%2Fpg'
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"database_url is not a database URL: {url!r}") from error
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    raise StoreError(f"database_url must be sqlite:/// or postgresql://, got {backend!r}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event (below) issue BEGIN itself, so writers can take
+    # SQLite's write lock up front with BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE for writers: two processes never deadlock upgrading read locks, and
+    # busy_timeout makes the second writer wait its turn instead of failing.
+    immediate = conn.get_execution_options().get("sqlite_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """A catalog database. Use `begin()` for a write transaction, `connect()` for reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn.execution_options(sqlite_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open (creating it when missing) the database at `url` and bring its schema up to date."""
+    target = engine_url(url)
+    if target.get_backend_name() == "sqlite":
+        database = target.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(target, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = sa.create_engine(target, pool_pre_ping=True)
+    store = Store(engine)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.SQLAlchemyError as error:
+        engine.dispose()
+        raise StoreError(
+            f"cannot open database {target.render_as_string()}: {getattr(error, 'orig', None) or error}"
+        ) from None
+    if migrate:
+        migrate_store(store)
+    return store
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def migrate_store(store: Store, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (the same scripts on SQLite and PostgreSQL)."""
+    from alembic import command
+
+    with store.begin() as conn:
+        if store.dialect == "postgresql":
+            # Two processes starting at once must not both run the migrations.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240411)")
+        command.upgrade(_alembic_config(conn), revision)
+
+
+def schema_revision(store: Store) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with store.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

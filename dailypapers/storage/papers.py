@@ -136,7 +136,6 @@ def merge_rows(
     stamps = [d for d in (old["datestamp"], new["datestamp"]) if d]
     merged["datestamp"] = max(stamps) if stamps else None
     merged["hidden"] = new["hidden"] if winner is new else old["hidden"]
-    merged["has_code"] = bool(merged["github_repos"])
 
     versions = {n: dict(v) for n, v in old_versions.items()}
     for number, row in new_versions.items():
@@ -149,18 +148,24 @@ def merge_rows(
             if _is_empty(current[key]) or (prefer_new and not _is_empty(value)):
                 current[key] = value
         current["withdrawn"] = bool(current["withdrawn"] or row["withdrawn"])
-    if versions:
-        ordered = sorted(versions)
-        merged["latest_version"] = max(ordered[-1], merged["latest_version"] or 0)
-        first = versions.get(1, {}).get("submitted_at")
-        if first:
-            merged["published_at"] = first
-        last = versions[ordered[-1]]
-        merged["withdrawn"] = bool(last["withdrawn"])
-        dated = [v["submitted_at"] for v in versions.values() if v["submitted_at"]]
-        if dated:
-            merged["updated_at"] = max(dated)
+    _derive_from_versions(merged, versions)
     return merged, versions
+
+
+def _derive_from_versions(row: dict[str, Any], versions: dict[int, dict[str, Any]]) -> None:
+    """Fields the version list decides when it knows them: v1 date, newest date, withdrawn."""
+    row["has_code"] = bool(row["github_repos"])
+    if not versions:
+        return
+    ordered = sorted(versions)
+    row["latest_version"] = max(ordered[-1], row["latest_version"] or 0)
+    first = versions.get(1, {}).get("submitted_at")
+    if first:
+        row["published_at"] = first
+    row["withdrawn"] = bool(versions[ordered[-1]]["withdrawn"])
+    dated = [v["submitted_at"] for v in versions.values() if v["submitted_at"]]
+    if dated:
+        row["updated_at"] = max(dated)
 
 
 @dataclass
@@ -185,6 +190,7 @@ def _fold_batch(records: Iterable[PaperRecord]) -> dict[str, _Folded]:
                 earlier.deleted = True
             continue
         row, versions = _record_row(record), _version_rows(record)
+        _derive_from_versions(row, versions)
         if earlier is not None and earlier.row:
             row, versions = merge_rows(earlier.row, earlier.versions, row, versions)
         daily = record.daily or (earlier.daily if earlier else None)

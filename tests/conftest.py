@@ -81,3 +81,24 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("DAILYPAPERS_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+def dump_catalog(store: Store) -> dict:
+    """Every paper, version and daily entry, without our own timestamps: for comparing runs."""
+    import sqlalchemy as sa
+
+    from dailypapers.storage import schema
+    from dailypapers.storage.papers import get_paper
+
+    out = {}
+    with store.connect() as conn:
+        ids = conn.execute(sa.select(schema.papers.c.arxiv_id)).scalars().all()
+        for arxiv_id in sorted(ids):
+            row = get_paper(conn, arxiv_id)
+            row.pop("created_at")
+            row.pop("modified_at")
+            if row["daily"]:
+                for key in ("id", "created_at"):
+                    row["daily"].pop(key)
+            out[arxiv_id] = row
+    return out

@@ -47,6 +47,7 @@ def _flag_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--" + setting.name.replace("_", "-"),
             setting.name,
             default=None,
+            metavar="VALUE",
             help=f"{setting.help} [env {setting.env}]",
         )(func)
     return func

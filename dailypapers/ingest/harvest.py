@@ -227,7 +227,8 @@ def _page_query(
             partial(_api_page, where=f"start={start}"),
             accept=frozenset({200, 400}),
         )
-        if page.total_results is not None:
+        if page.total_results and page.entries_seen:
+            # An empty page in mid-set can claim 0 results; trust pages that have entries.
             total = page.total_results
         if page.entries_seen == 0:
             # The API sometimes returns an empty page in the middle of a result set.

@@ -1,0 +1,109 @@
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from dailypapers.cli import cli
+
+from .conftest import DATA, DEMO
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+
+
+def test_help_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "dailypapers", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ingest" in result.stdout
+
+
+def test_config_show_lists_sources_and_masks_passwords(tmp_path):
+    (tmp_path / ".env").write_text("DAILYPAPERS_LOG_LEVEL=info\n")
+    result = run("--http-retries", "2", "config", "show", "--json",
+                 env={"DAILYPAPERS_DATABASE_URL": "postgresql://app:s3cret@db:5432/papers"})
+    shown = json.loads(result.output)
+    assert shown["http_retries"] == {"value": "2", "source": "flag"}
+    assert shown["database_url"] == {"value": "postgresql://app:****@db:5432/papers",
+                                     "source": "env"}
+    assert shown["log_level"] == {"value": "INFO", "source": ".env"}
+    assert shown["request_delay"]["source"] == "default"
+    assert "s3cret" not in run("config", "show",
+                               env={"DAILYPAPERS_DATABASE_URL": "postgresql://a:s3cret@h/d"}).output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DAILYPAPERS_HTTP_RETRIES": "many"}, "http_retries (DAILYPAPERS_HTTP_RETRIES="),
+        ({"DAILYPAPERS_DATABASE_URL": "mysql://x"}, "database_url"),
+        ({"DAILYPAPERS_OAI_ENDPOINT": "ftp://x"}, "oai_endpoint"),
+        ({"DAILYPAPERS_DATABSE_URL": "sqlite:///x"}, "unknown setting DAILYPAPERS_DATABSE_URL"),
+    ],
+)
+def test_bad_setting_stops_startup_naming_the_key(env, message):
+    result = CliRunner().invoke(cli, ["stats"], env=env)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_demo_stats_and_json(tmp_path):
+    env = {"DAILYPAPERS_DATA_DIR": str(tmp_path / "d")}
+    first = run("demo", env=env)
+    assert first.exit_code == 0 and "daily list: 71 new" in first.output
+    assert "nothing loaded" in run("demo", "--if-empty", env=env).output
+    numbers = json.loads(run("stats", "--json", env=env).output)
+    assert numbers["daily_submissions"] == 71
+    assert isinstance(numbers["papers"], int) and isinstance(numbers["versions"], int)
+    text = run("stats", env=env).output
+    assert f"papers             {numbers['papers']:,}" in text and "quant-ph" in text
+
+
+def test_snapshot_exit_codes(tmp_path):
+    env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    good = DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl"
+    result = run("ingest", "snapshot", str(good), env=env)
+    assert result.exit_code == 0
+    assert result.output.strip() == (
+        "snapshot: 17 records: 17 new, 0 updated, 0 unchanged, 0 skipped"
+    )
+    bad = tmp_path / "bad.json.gz"
+    with gzip.open(bad, "wb") as out:
+        out.write(good.read_bytes().splitlines()[0] + b"\n{broken\n")
+    result = CliRunner().invoke(cli, ["ingest", "snapshot", str(bad)], env=env)
+    assert result.exit_code == 3
+    assert "bad.json.gz:2: invalid JSON" in result.output
+    assert "1 unchanged, 1 skipped (invalid JSON: 1)" in result.output
+
+
+def test_hf_daily_file_and_missing_file(tmp_path):
+    env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    result = CliRunner().invoke(
+        cli, ["ingest", "hf-daily", str(DATA / "hf_daily_papers_CONSTRUCTED.json")], env=env)
+    assert result.exit_code == 3 and "daily list: 2 new" in result.output
+    missing = CliRunner().invoke(cli, ["ingest", "hf-daily", "nope.json"], env=env)
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_arxiv_api_needs_exactly_one_of_query_or_id():
+    result = CliRunner().invoke(cli, ["ingest", "arxiv-api"])
+    assert result.exit_code == 2 and "either --query or one or more --id" in result.output
+
+
+def test_oai_needs_from_on_first_harvest_and_checks_dates(tmp_path):
+    env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    result = CliRunner().invoke(cli, ["ingest", "oai"], env=env)
+    assert result.exit_code == 2 and "--from is required" in result.output
+    result = CliRunner().invoke(cli, ["ingest", "oai", "--from", "2024-13-01"], env=env)
+    assert result.exit_code == 2 and "is not a date" in result.output
+    result = CliRunner().invoke(
+        cli, ["ingest", "oai", "--from", "2024-02-01", "--until", "2024-01-01"], env=env)
+    assert result.exit_code == 2 and "--until is before --from" in result.output
+
+
+def test_unreachable_database_fails_cleanly(tmp_path):
+    env = {"DAILYPAPERS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = CliRunner().invoke(cli, ["stats"], env=env)
+    assert result.exit_code == 1 and "cannot open database" in result.output

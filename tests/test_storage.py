@@ -203,3 +203,22 @@ def test_daily_json_upvote_change_is_an_update(store):
     second = ingest_daily_json(store, changed, "day.json")
     assert second.counts.daily_updated == 1 and second.counts.daily_new == 0
     assert paper(store, "2407.13168")["daily"]["upvotes"] == 18
+
+
+def test_snapshot_parsed_in_a_pool_matches_parsing_in_process(store, make_store, tmp_path):
+    from dailypapers.ingest.run import ingest_snapshot
+
+    from .conftest import dump_catalog
+
+    lines = (DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl").read_bytes().splitlines()
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"\n".join([*lines[:5], b"{bad", *lines[5:]]) + b"\n")
+    pooled = ingest_snapshot(store, path, batch_size=4, workers=2)
+    _, other = make_store()
+    inline = ingest_snapshot(other, path, batch_size=4, workers=0)
+    assert pooled.summary() == inline.summary()
+    assert [str(p) for p in pooled.problems] == [str(p) for p in inline.problems] == [
+        "s.jsonl:6: invalid JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)"
+    ]
+    assert dump_catalog(store) == dump_catalog(other)

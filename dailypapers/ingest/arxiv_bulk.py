@@ -40,34 +40,66 @@ def iter_snapshot(lines: IO[bytes], name: str) -> Iterator[PaperRecord | ParsePr
     """Yield one PaperRecord per JSON line, or a ParseProblem naming `name:line` and the reason.
 
     Blank lines are ignored. Example: the first line of the sample gives `0704.0001`, authors
-    `['C. Balázs', 'E. L. Berger', 'P. M. Nadolsky', 'C.-P. Yuan']`, latest_version 2.
+    `['C. Balázs', 'E. L. Berger', 'P. M. Nadolsky', 'C. -P. Yuan']`, latest_version 2.
     """
+    for first_line, chunk in iter_line_chunks(lines, name, 1):
+        yield from parse_snapshot_lines(name, first_line, chunk)
+
+
+def iter_line_chunks(
+    lines: IO[bytes], name: str, size: int
+) -> Iterator[tuple[int, list[bytes] | ParseProblem]]:
+    """(number of the chunk's first line, up to `size` raw lines); a read error ends the stream
+    with a ParseProblem in place of the lines."""
     number = 0
     while True:
+        chunk: list[bytes] = []
         try:
-            line = lines.readline()
+            for _ in range(size):
+                line = lines.readline()
+                if not line:
+                    break
+                chunk.append(line)
         except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
-            yield ParseProblem(f"{name}:{number + 1}", f"cannot read further: {error}")
+            if chunk:
+                yield number + 1, chunk
+            yield (
+                number + 1,
+                ParseProblem(f"{name}:{number + len(chunk) + 1}", f"cannot read further: {error}"),
+            )
             return
-        if not line:
+        if not chunk:
             return
-        number += 1
+        yield number + 1, chunk
+        number += len(chunk)
+
+
+def parse_snapshot_lines(
+    name: str, first_line: int, chunk: list[bytes] | ParseProblem
+) -> list[PaperRecord | ParseProblem]:
+    """Parse consecutive snapshot lines (the first numbered `first_line`). Pure and picklable,
+    so a process pool can run it."""
+    if isinstance(chunk, ParseProblem):
+        return [chunk]
+    out: list[PaperRecord | ParseProblem] = []
+    for number, line in enumerate(chunk, first_line):
         if not line.strip():
             continue
         where = f"{name}:{number}"
         try:
             item = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            yield ParseProblem(where, f"invalid JSON: {error}")
+            out.append(ParseProblem(where, f"invalid JSON: {error}"))
             continue
         if not isinstance(item, dict):
-            yield ParseProblem(where, f"expected a JSON object, got {type(item).__name__}")
+            out.append(ParseProblem(where, f"expected a JSON object, got {type(item).__name__}"))
             continue
         try:
-            yield parse_snapshot_item(item)
+            out.append(parse_snapshot_item(item))
         except (InvalidArxivId, ValueError, TypeError) as error:
             label = item.get("id") if isinstance(item.get("id"), str) else None
-            yield ParseProblem(where + (f" ({label})" if label else ""), str(error))
+            out.append(ParseProblem(where + (f" ({label})" if label else ""), str(error)))
+    return out
 
 
 def parse_snapshot_item(item: dict[str, Any]) -> PaperRecord:
@@ -101,9 +133,9 @@ def parse_snapshot_item(item: dict[str, Any]) -> PaperRecord:
         raise ValueError(f"unparseable update_date {update_text!r}")
 
     parsed = item.get("authors_parsed")
-    if isinstance(parsed, list) and parsed and all(isinstance(p, list) for p in parsed):
-        authors = [join_parsed_author([str(x) for x in p]) for p in parsed]
-        authors = [a for a in authors if a]
+    if isinstance(parsed, list) and parsed:
+        # Structured and already Unicode; a malformed entry raises TypeError (record skipped).
+        authors = [name for name in map(join_parsed_author, parsed) if name]
     else:
         authors = split_authors(_str(item, "authors"))
     abstract = normalize_abstract(_str(item, "abstract"))

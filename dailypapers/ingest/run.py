@@ -7,15 +7,20 @@ The OAI-PMH and query-API loops, which also talk HTTP, are in ingest/harvest.py.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import re
-from collections import Counter
+import sys
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from ..storage import Store
 from ..storage.papers import BatchCounts, write_papers
-from .arxiv_bulk import iter_snapshot, open_snapshot
+from .arxiv_bulk import iter_line_chunks, iter_snapshot, open_snapshot, parse_snapshot_lines
 from .hf_daily import NotDailyPapersJSON, iter_daily_papers
 from .records import PaperRecord, ParseProblem
 
@@ -111,9 +116,19 @@ def write_batches(
 
 
 def ingest_snapshot(
-    store: Store, path: Path, *, batch_size: int = 2000, progress: ProgressFn = _no_progress
+    store: Store,
+    path: Path,
+    *,
+    batch_size: int = 2000,
+    workers: int | None = None,
+    progress: ProgressFn = _no_progress,
 ) -> IngestReport:
-    """Stream a bulk snapshot (`.json` / `.json.gz` JSON lines) into the catalog."""
+    """Stream a bulk snapshot (`.json` / `.json.gz` JSON lines) into the catalog.
+
+    Lines are parsed in `workers` processes (default: one per CPU beyond the first) while this
+    process writes, with at most a few chunks in flight, so memory stays flat. `workers=0`
+    parses in this process.
+    """
     report = IngestReport("snapshot")
     try:
         raw, lines = open_snapshot(path)
@@ -121,13 +136,35 @@ def ingest_snapshot(
         report.error = f"cannot read {path}: {error.strerror or error}"
         return report
     total = path.stat().st_size
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1)
     with raw, lines:
 
         def tick() -> None:
             progress(raw.tell(), total, f"{report.seen:,} records")
 
-        write_batches(store, iter_snapshot(lines, path.name), report, batch_size, tick)
+        if workers == 0:
+            items: Iterable[PaperRecord | ParseProblem] = iter_snapshot(lines, path.name)
+        else:
+            items = _parse_in_pool(lines, path.name, workers, chunk=max(1, batch_size // 2))
+        write_batches(store, items, report, batch_size, tick)
     return report
+
+
+def _parse_in_pool(
+    lines: IO[bytes], name: str, workers: int, chunk: int
+) -> Iterator[PaperRecord | ParseProblem]:
+    """Parse line chunks in a process pool, in order, keeping at most 2 chunks per worker
+    in flight (the bound that keeps memory flat however large the file)."""
+    context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[list[PaperRecord | ParseProblem]]] = deque()
+        for first_line, raw_lines in iter_line_chunks(lines, name, chunk):
+            pending.append(pool.submit(parse_snapshot_lines, name, first_line, raw_lines))
+            while len(pending) > 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def ingest_daily_json(

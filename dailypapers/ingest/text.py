@@ -19,7 +19,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 def strip_control(text: str) -> str:
     """Remove control characters that are illegal in XML 1.0 (tab and newline stay)."""
-    return _CONTROL.sub("", text)
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
 def normalize_title(text: str | None) -> str:
@@ -41,7 +41,10 @@ def normalize_abstract(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = strip_control(text).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = strip_control(text)
+    if "\n" not in text and "\r" not in text:
+        return " ".join(text.split())
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     lines = text.strip("\n").split("\n")
     if len(lines) == 1:
         return " ".join(lines[0].split())
@@ -124,18 +127,43 @@ def split_authors(raw: str | None) -> list[str]:
 
 
 def join_parsed_author(parts: list[str]) -> str:
-    """A snapshot `authors_parsed` entry `[keyname, forenames, suffix, affil...]` -> display name."""
-    keyname = parts[0] if parts else ""
-    forenames = parts[1] if len(parts) > 1 else ""
-    suffix = parts[2] if len(parts) > 2 else ""
-    name = " ".join(p.strip() for p in (forenames, keyname, suffix) if p and p.strip())
-    return latex_name_to_unicode(" ".join(name.split()))
+    """A snapshot `authors_parsed` entry `[keyname, forenames, suffix, affil...]` -> name.
+
+    >>> join_parsed_author(["Evans", "Neal J.", "II", "Caltech"])
+    'Neal J. Evans II'
+    """
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts[:3]):
+        raise TypeError("authors_parsed entries must be lists of strings")
+    name = " ".join(parts[1::-1] if len(parts) < 3 or not parts[2] else (*parts[1::-1], parts[2]))
+    if "  " in name or name[:1] == " " or name[-1:] == " " or "\n" in name:
+        name = " ".join(name.split())
+    return latex_name_to_unicode(name)
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_RFC822_GMT = re.compile(
+    r"^[A-Z][a-z]{2}, (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$"
+)
 
 
 def parse_rfc822(text: str | None) -> datetime | None:
     """`Thu, 5 Apr 2007 12:45:03 GMT` -> aware UTC datetime; None when absent or unparseable."""
     if not text or not text.strip():
         return None
+    fast = _RFC822_GMT.match(text)
+    if fast and fast.group(2) in _MONTHS:  # arXiv's own form: skip the general parser
+        day, month, year, hour, minute, second = fast.groups()
+        try:
+            return datetime(
+                int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        except ValueError:
+            return None
     try:
         parsed = parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError):

@@ -10,13 +10,15 @@ So any order of routes, sets and repeats converges on the same row, and a repeat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from ..ingest.records import SOURCE_PRIORITY, DailyEntry, PaperRecord
 from ..ingest.text import find_links
@@ -54,9 +56,11 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     """Aware -> naive UTC, microseconds dropped: what both databases store and return alike."""
     if moment is None:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
+    if moment.tzinfo is not None and moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.tzinfo is None and not moment.microsecond:
+        return moment
+    return moment.replace(tzinfo=None, microsecond=0)
 
 
 def _rank(latest_version: int | None, datestamp: date | None, source_rank: int) -> tuple:
@@ -232,22 +236,66 @@ def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict
 def _dump(row: dict[str, Any], now: datetime, created: datetime | None) -> dict[str, Any]:
     out = dict(row)
     for name in _JSON_LISTS:
-        out[name] = json.dumps(out[name], ensure_ascii=False)
+        value = out[name]
+        out[name] = json.dumps(value, ensure_ascii=False) if value else "[]"
     out["created_at"] = created or now
     out["modified_at"] = now
     return out
 
 
-def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+def _sqlite_datetime(value: datetime) -> str:
+    # Byte-for-byte what SQLAlchemy's SQLite DateTime writes, so reads parse it back.
+    return value.isoformat(" ", "microseconds")
+
+
+def _sqlite_date(value: date) -> str:
+    return value.isoformat()
+
+
+@lru_cache(maxsize=32)
+def _insert_plan(
+    dialect: Dialect, table: sa.Table, conflict: tuple[str, ...]
+) -> tuple[str, Callable[[dict[str, Any]], tuple], list[tuple[int, Callable[[Any], Any]]]]:
+    """SQL text, a row -> tuple getter, and (position, converter) pairs for a bulk write.
+
+    Bulk writes bypass SQLAlchemy's per-row parameter handling (the hot path of a snapshot
+    import) and hand tuples straight to the driver's executemany. `INSERT ... ON CONFLICT ...
+    DO UPDATE SET x = excluded.x` is the same SQL on SQLite and PostgreSQL. Only SQLite needs
+    converters (dates as text); both drivers take Python booleans, ints and strings as they are.
+    """
+    names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(mark for _ in names)})"
+    if conflict:
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in conflict)
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    if dialect.name == "sqlite":
+        for index, name in enumerate(names):
+            kind = table.c[name].type
+            if isinstance(kind, sa.DateTime):
+                converters.append((index, _sqlite_datetime))
+            elif isinstance(kind, sa.Date):
+                converters.append((index, _sqlite_date))
+    getter = itemgetter(*names)
+    return sql, getter, converters
+
+
+def _write_rows(
+    conn: Connection, table: sa.Table, rows: list[dict[str, Any]], conflict: tuple[str, ...] = ()
+) -> None:
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    sql, getter, converters = _insert_plan(conn.dialect, table, conflict)
+    params: list[Any] = list(map(getter, rows))
+    if converters:
+        for position, values in enumerate(params):
+            values = list(values)
+            for index, convert in converters:
+                if values[index] is not None:
+                    values[index] = convert(values[index])
+            params[position] = tuple(values)
+    conn.exec_driver_sql(sql, params)
 
 
 def write_papers(
@@ -305,15 +353,13 @@ def write_papers(
             for index, category in enumerate(dict.fromkeys(merged["categories"]))
         )
 
-    _upsert(conn, papers, paper_rows, ["arxiv_id"])
+    _write_rows(conn, papers, paper_rows, ("arxiv_id",))
     updated_ids = [r["arxiv_id"] for r in paper_rows if r["arxiv_id"] in existing]
     for chunk in _chunks(updated_ids):
         conn.execute(sa.delete(paper_versions).where(paper_versions.c.arxiv_id.in_(chunk)))
         conn.execute(sa.delete(paper_categories).where(paper_categories.c.arxiv_id.in_(chunk)))
-    if version_rows:
-        conn.execute(sa.insert(paper_versions), version_rows)
-    if category_rows:
-        conn.execute(sa.insert(paper_categories), category_rows)
+    _write_rows(conn, paper_versions, version_rows)
+    _write_rows(conn, paper_categories, category_rows)
 
     daily = [(i, f.daily, f.source) for i, f in folded.items() if f.daily and f.row]
     if daily:
@@ -349,7 +395,7 @@ def _write_daily(
             counts.daily_updated += 1
         row["created_at"] = old["created_at"] if old else now
         rows.append(row)
-    _upsert(conn, daily_submissions, rows, ["arxiv_id"])
+    _write_rows(conn, daily_submissions, rows, ("arxiv_id",))
 
 
 def get_paper(conn: Connection, arxiv_id: str) -> dict[str, Any] | None:

@@ -57,6 +57,7 @@ paper_versions = sa.Table(
     sa.Column("size_kb", sa.Integer),
     sa.Column("source_type", sa.String(16)),
     sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 paper_categories = sa.Table(
@@ -70,6 +71,7 @@ paper_categories = sa.Table(
     ),
     sa.Column("category", sa.String(40), primary_key=True),
     sa.Column("is_primary", sa.Boolean, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 daily_submissions = sa.Table(
@@ -111,5 +113,5 @@ harvest_checkpoints = sa.Table(
 
 sa.Index("ix_papers_primary_category", papers.c.primary_category)
 sa.Index("ix_papers_published_at", papers.c.published_at)
-sa.Index("ix_paper_categories_category", paper_categories.c.category, paper_categories.c.arxiv_id)
+sa.Index("ix_paper_categories_category", paper_categories.c.category)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)

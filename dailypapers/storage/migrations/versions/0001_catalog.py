@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("size_kb", sa.Integer),
         sa.Column("source_type", sa.String(16)),
         sa.Column("withdrawn", sa.Boolean, nullable=False),
+        sqlite_with_rowid=False,
     )
 
     op.create_table(
@@ -72,8 +73,9 @@ def upgrade() -> None:
         ),
         sa.Column("category", sa.String(40), primary_key=True),
         sa.Column("is_primary", sa.Boolean, nullable=False),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_paper_categories_category", "paper_categories", ["category", "arxiv_id"])
+    op.create_index("ix_paper_categories_category", "paper_categories", ["category"])
 
     op.create_table(
         "daily_submissions",

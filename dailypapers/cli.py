@@ -74,10 +74,12 @@ def cli(ctx: click.Context, **flags: Any) -> None:
 
 def _open(config: Config) -> Store:
     try:
-        return open_store(config.database_url)
+        store = open_store(config.database_url)
     except StoreError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(EXIT_FAILED)
+    click.get_current_context().call_on_close(store.close)
+    return store
 
 
 @contextmanager

@@ -88,3 +88,22 @@ def test_404_is_not_retried(store):
     with PayloadServer(lambda _p, _q: Reply(b"nope", status=404)) as server, client() as http:
         report = ingest_arxiv_api(store, http, server.url, query="x")
     assert "HTTP 404" in report.error and len(server.requests) == 1
+
+
+def test_hf_daily_from_a_url(database_url):
+    from click.testing import CliRunner
+
+    from dailypapers.cli import cli
+
+    body = (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes()
+    env = {"DAILYPAPERS_DATABASE_URL": database_url}
+    with PayloadServer(lambda _p, _q: Reply(body, headers={"Content-Type": "application/json"})
+                       ) as server:
+        result = CliRunner().invoke(cli, ["ingest", "hf-daily", server.url + "/api/daily_papers"],
+                                    env=env)
+        assert result.exit_code == 3, result.output
+        assert "2 new" in result.output and "daily list: 2 new" in result.output
+        assert server.requests[0].path == "/api/daily_papers"
+    with PayloadServer(lambda _p, _q: Reply(b"gone", status=404)) as server:
+        result = CliRunner().invoke(cli, ["ingest", "hf-daily", server.url + "/x"], env=env)
+        assert result.exit_code == 1 and "HTTP 404" in result.output

@@ -192,3 +192,21 @@ def test_harvest_killed_with_sigkill_resumes_to_the_same_catalog(store, database
     with PayloadServer(lambda _p, params: arxiv_pages(params)) as server:
         harvest(reference, server)
     assert dump_catalog(store) == dump_catalog(reference)
+
+
+def test_next_harvest_without_from_continues_from_the_last_datestamp(database_url):
+    from click.testing import CliRunner
+
+    from dailypapers.cli import cli
+
+    env = {"DAILYPAPERS_DATABASE_URL": database_url, "DAILYPAPERS_REQUEST_DELAY": "0"}
+    with PayloadServer(lambda _p, params: arxiv_pages(params)) as server:
+        endpoint = server.url + "/oai"
+        first = CliRunner().invoke(cli, ["ingest", "oai", "--from", "2015-05-18",
+                                         "--endpoint", endpoint], env=env)
+        assert first.exit_code == 0, first.output
+        server.requests.clear()
+        second = CliRunner().invoke(cli, ["ingest", "oai", "--endpoint", endpoint], env=env)
+        assert second.exit_code == 0, second.output
+        assert server.requests[0].params["from"] == "2015-05-20"
+        assert "0 new" in second.output and "22 unchanged" in second.output

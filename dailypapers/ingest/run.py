@@ -56,7 +56,7 @@ class IngestReport:
         self.skipped[reason_kind(problem.reason)] += 1
         if len(self.problems) < _KEEP_PROBLEMS:
             self.problems.append(problem)
-        log.warning("skipped %s", problem)
+        log.info("skipped %s", problem)
 
     def summary(self) -> str:
         c = self.counts

@@ -24,9 +24,12 @@ setup: $(VENV)/.setup-run
 
 setup-test: $(VENV)/.setup-test
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: setup
 	$(BIN)/dailypapers demo --if-empty
-	$(BIN)/dailypapers stats
+	$(BIN)/dailypapers serve --host $(HOST) --port $(PORT)
 
 lint: setup-test
 	$(BIN)/ruff check dailypapers tests bench

@@ -123,6 +123,31 @@ SETTINGS = [
     ),
     Setting("ingest_batch_size", 2000, _positive_int, "Records written per transaction"),
     Setting("log_level", "WARNING", _log_level, "DEBUG, INFO, WARNING or ERROR"),
+    Setting("site_name", "Daily Papers", str, "The site's name in pages and feeds"),
+    Setting(
+        "base_url",
+        None,
+        _http_url,
+        "Public URL of the site for feed links; default: taken from each request",
+    ),
+    Setting(
+        "trending_gravity",
+        1.8,
+        _positive_float,
+        "How fast trending scores decay with age (Hacker News uses 1.8)",
+    ),
+    Setting(
+        "trending_offset_hours",
+        2.0,
+        _positive_float,
+        "Hours added to a paper's age so brand-new papers do not divide by zero",
+    ),
+    Setting(
+        "trending_window_days",
+        7,
+        _positive_int,
+        "Days of submissions, back from the newest, that can trend",
+    ),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -1,0 +1,169 @@
+"""Hugging Face Papers-compatible JSON endpoints, so `huggingface_hub.HfApi(endpoint=...)`, the
+`hf papers` CLI and HF's MCP server work against this site unchanged (shared/HF_API.md).
+
+Parameters arrive as strings and are checked here: bad input is HTTP 400 with
+`{"error": "..."}` (never FastAPI's 422, which HF clients do not map), an unknown paper 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ..ids import InvalidArxivId, parse_paper_id
+from ..lists import BadParameter, parse_day, parse_month, parse_week, trending
+from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
+from ..storage.papers import get_paper
+from .shapes import hf_daily_item, hf_paper, hf_search_hit, paper_markdown
+
+router = APIRouter()
+# The site has no comment threads yet (they come with accounts), so every count is zero.
+NO_COMMENTS = 0
+
+
+class ApiError(Exception):
+    """Answered as `{"error": message}` with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _int(value: str | None, name: str, default: int, low: int, high: int | None) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {value[:40]!r}") from None
+    if number < low or (high is not None and number > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ApiError(400, f"{name} must be {bounds}, got {number}")
+    return number
+
+
+def list_filter_from(
+    date: str | None, week: str | None, month: str | None, submitter: str | None = None
+) -> ListFilter:
+    """The days (and submitter) a request asks for; at most one of date, week, month."""
+    given = [name for name, value in (("date", date), ("week", week), ("month", month)) if value]
+    if len(given) > 1:
+        raise ApiError(400, f"give only one of date, week and month (got {', '.join(given)})")
+    try:
+        if date:
+            day = parse_day(date)
+            return ListFilter(day, day, submitter=submitter)
+        if week:
+            return ListFilter(*parse_week(week), submitter=submitter)
+        if month:
+            return ListFilter(*parse_month(month), submitter=submitter)
+    except BadParameter as error:
+        raise ApiError(400, str(error)) from None
+    return ListFilter(submitter=submitter)
+
+
+def resolve_paper_id(raw: str) -> str:
+    try:
+        return parse_paper_id(raw)
+    except InvalidArxivId:
+        raise ApiError(404, f"Paper {raw[:60]!r} not found") from None
+
+
+@router.get("/api/daily_papers", summary="Daily papers (Hugging Face compatible)")
+def api_daily_papers(
+    request: Request,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD: papers listed that day")] = None,
+    week: Annotated[str | None, Query(description="ISO week YYYY-Www")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    submitter: Annotated[str | None, Query(description="Only this submitter's papers")] = None,
+    sort: Annotated[str | None, Query(description="publishedAt (default) or trending")] = None,
+    p: Annotated[str | None, Query(description="Page number, from 0")] = None,
+    limit: Annotated[str | None, Query(description="1-100, default 50")] = None,
+) -> list[dict[str, Any]]:
+    """Papers on the daily list, newest day first and most upvoted first within a day;
+    `sort=trending` orders the trending window by score. A page past the end is `[]`."""
+    page = _int(p, "p", 0, 0, None)
+    size = _int(limit, "limit", 50, 1, 100)
+    if sort not in (None, "publishedAt", "trending"):
+        raise ApiError(400, f"sort must be publishedAt or trending, got {sort[:40]!r}")
+    where = list_filter_from(date, week, month, submitter)
+    store, config = request.app.state.store, request.app.state.config
+    with store.connect() as conn:
+        if sort == "trending":
+            ranked = trending(conn, config, where)
+            items = [t.item for t in ranked[page * size : (page + 1) * size]]
+        else:
+            items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
+    return [hf_daily_item(item, NO_COMMENTS) for item in items]
+
+
+@router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
+def api_search(
+    request: Request,
+    q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
+    limit: Annotated[str | None, Query(description="1-120, default 120")] = None,
+) -> list[dict[str, Any]]:
+    """Papers whose title, abstract or authors contain every word of `q`."""
+    size = _int(limit, "limit", 120, 1, 120)
+    if q is None or not q.strip():
+        raise ApiError(400, "q is required")
+    terms = [t for t in q[:250].split() if t][:12]
+    store = request.app.state.store
+    with store.connect() as conn:
+        hits = search_papers(conn, terms, size)
+        papers = [get_paper(conn, hit["arxiv_id"]) for hit in hits]
+        entries = {p["arxiv_id"]: daily_entry(conn, p["arxiv_id"]) for p in papers if p}
+    return [hf_search_hit(p, entries[p["arxiv_id"]], NO_COMMENTS) for p in papers if p]
+
+
+@router.get("/api/papers/{paper_id:path}", summary="One paper (Hugging Face compatible)")
+def api_paper(request: Request, paper_id: str) -> dict[str, Any]:
+    """The paper as a flat object, with its (empty) linked model, dataset and space lists."""
+    arxiv_id = resolve_paper_id(paper_id)
+    store = request.app.state.store
+    with store.connect() as conn:
+        paper = get_paper(conn, arxiv_id)
+        if paper is None or paper["hidden"]:
+            raise ApiError(404, f"Paper {arxiv_id!r} not found")
+        entry = daily_entry(conn, arxiv_id)
+    body = hf_paper(paper, entry, NO_COMMENTS)
+    body.update(
+        linkedModels=[],
+        numTotalModels=0,
+        linkedDatasets=[],
+        numTotalDatasets=0,
+        linkedSpaces=[],
+        numTotalSpaces=0,
+    )
+    return body
+
+
+@router.get("/api/arxiv/{paper_id:path}/repos", summary="Repositories citing a paper")
+def api_repos(request: Request, paper_id: str) -> dict[str, list[Any]]:
+    """Hub repositories linked to the paper: this site hosts none, so the lists are empty."""
+    arxiv_id = resolve_paper_id(paper_id)
+    with request.app.state.store.connect() as conn:
+        if get_paper(conn, arxiv_id) is None:
+            raise ApiError(404, f"Paper {arxiv_id!r} not found")
+    return {"models": [], "datasets": [], "spaces": []}
+
+
+def markdown_response(request: Request, arxiv_id: str) -> PlainTextResponse:
+    with request.app.state.store.connect() as conn:
+        paper = get_paper(conn, arxiv_id)
+    if paper is None or paper["hidden"]:
+        raise ApiError(404, f"Paper {arxiv_id!r} not found")
+    paper["local"] = arxiv_id.startswith("local-")
+    url = str(request.url_for("paper_page", paper_id=arxiv_id))
+    return PlainTextResponse(paper_markdown(paper, url), media_type="text/markdown")
+
+
+def api_error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        {"error": error.message},
+        status_code=error.status,
+        headers={"X-Error-Message": error.message},
+    )

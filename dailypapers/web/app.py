@@ -1,0 +1,109 @@
+"""The web application: `create_app(config)` builds the FastAPI app with the full route table
+(pages, the JSON API, feeds, static files) and the error handlers that keep stack traces away
+from users: HTML pages get an error page, /api paths get `{"error": ...}`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..api.routes import ApiError, api_error_response
+from ..api.routes import router as api_router
+from ..config import Config
+from ..lists import iso_week
+from ..storage import Store, open_store
+from . import feeds, pages
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": message}, status_code=status, headers={"X-Error-Message": message}
+        )
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def create_app(config: Config, store: Store | None = None) -> FastAPI:
+    """The site on `store` (opened from `config.database_url` when not given)."""
+    app = FastAPI(
+        title=config.site_name,
+        version=__version__,
+        description="Daily Papers: the daily list, papers and feeds. The /api endpoints "
+        "follow the Hugging Face Papers API, so its clients work unchanged.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.store = store or open_store(config.database_url)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(
+        site_name=config.site_name,
+        version=__version__,
+        this_week=lambda: iso_week(date.today()),
+        this_month=lambda: date.today().strftime("%Y-%m"),
+    )
+    app.state.templates = templates
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, error: ApiError) -> Response:
+        if _wants_json(request):
+            return api_error_response(error)
+        return error_page(request, error.status, error.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = error.detail if isinstance(error.detail, str) else "Request failed"
+        if error.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return error_page(request, error.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, error: RequestValidationError) -> Response:
+        # HF clients map only 400 to a bad-request error, so FastAPI's 422 is never sent.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+            for e in error.errors()
+        )
+        return error_page(request, 400, f"Bad request: {problems}")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, error: Exception) -> Response:
+        log.exception("error serving %s", request.url.path)
+        return error_page(request, 500, "Something went wrong on our side.")
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api_router)
+    app.include_router(feeds.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> HTMLResponse:
+        return HTMLResponse("ok")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker: settings come from the environment."""
+    from ..config import load_config
+
+    return create_app(load_config())

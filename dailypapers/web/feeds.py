@@ -1,0 +1,82 @@
+"""RSS 2.0 and Atom feeds (feedgen) for any daily list or the trending list, with the same
+filters as the pages: `/feeds/daily.atom?date=...&category=cs.CL&has_code=1`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from ..api.routes import ApiError, list_filter_from
+from ..lists import trending
+from ..storage.daily import DailyItem, ListFilter, latest_day, list_daily
+from .pages import read_filters
+
+router = APIRouter(include_in_schema=False)
+FEED_SIZE = 50
+MEDIA = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+
+
+def _base(request: Request) -> str:
+    configured = request.app.state.config.base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _build(request: Request, kind: str, fmt: str, title: str, items: list[DailyItem]) -> Response:
+    base = _base(request)
+    feed = FeedGenerator()
+    feed.id(f"{base}{request.url.path}?{request.url.query}")
+    feed.title(title)
+    feed.link(href=f"{base}/papers", rel="alternate")
+    feed.link(href=str(request.url), rel="self")
+    feed.description(f"{request.app.state.config.site_name}: {title}")
+    feed.language("en")
+    newest = max((i.listed_at for i in items), default=None)
+    feed.updated((newest or datetime(2000, 1, 1)).replace(tzinfo=UTC))
+    for item in reversed(items):  # feedgen prepends; keep the list's order
+        url = f"{base}/papers/{item.arxiv_id}"
+        entry = feed.add_entry()
+        entry.id(url)
+        entry.title(item.title)
+        entry.link(href=url)
+        entry.summary(item.abstract)
+        for name in item.authors[:20]:
+            entry.author({"name": name})
+        if item.primary_category:
+            entry.category(term=item.primary_category)
+        entry.published(datetime.combine(item.day, time(0), tzinfo=UTC))
+        entry.updated(item.listed_at.replace(tzinfo=UTC))
+    body = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
+    return Response(body, media_type=MEDIA[fmt])
+
+
+@router.get("/feeds/{kind}.{fmt}")
+def feed(request: Request, kind: str, fmt: str) -> Response:
+    if kind not in ("daily", "trending") or fmt not in MEDIA:
+        raise ApiError(404, "Feeds are /feeds/daily.atom|rss and /feeds/trending.atom|rss")
+    filters = read_filters(request)
+    params = request.query_params
+    where = list_filter_from(params.get("date"), params.get("week"), params.get("month"))
+    where = ListFilter(where.first_day, where.last_day, filters.categories, filters.has_code)
+    with request.app.state.store.connect() as conn:
+        if kind == "trending":
+            items = [t.item for t in trending(conn, request.app.state.config, where)][:FEED_SIZE]
+            title = "Trending papers"
+        else:
+            if where.first_day is None:
+                newest = latest_day(conn)
+                where = ListFilter(newest, newest, where.categories, where.has_code)
+            items = list_daily(conn, where, limit=FEED_SIZE)
+            span = (
+                f"{where.first_day}"
+                if where.first_day == where.last_day
+                else f"{where.first_day} to {where.last_day}"
+            )
+            title = f"Daily papers, {span}"
+    if filters.categories:
+        title += f" in {', '.join(filters.categories)}"
+    if filters.has_code:
+        title += " with code"
+    return _build(request, kind, fmt, title, items)

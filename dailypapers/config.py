@@ -57,6 +57,31 @@ def _database_url(text: str) -> str:
     return text
 
 
+def _rate(text: str) -> str:
+    from .ratelimit import parse_rate
+
+    parse_rate(text)
+    return text.strip()
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _secret(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError(
+            "must be at least 32 characters (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')"
+        )
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -148,6 +173,26 @@ SETTINGS = [
         _positive_int,
         "Days of submissions, back from the newest, that can trend",
     ),
+    Setting(
+        "secret_key",
+        None,
+        _secret,
+        "Signs session cookies; default: random, kept in <data_dir>/secret_key",
+        secret=True,
+    ),
+    Setting("cookie_secure", False, _bool, "Send the session cookie over HTTPS only"),
+    Setting(
+        "submission_max_age_days",
+        14,
+        _positive_int,
+        "Only papers first published this many days ago or less can be submitted",
+    ),
+    Setting("submissions_per_day", 5, _positive_int, "Submissions one account may make per day"),
+    Setting("rate_login", "10/minute", _rate, "Login attempts per address and per account"),
+    Setting("rate_signup", "5/hour", _rate, "Sign-ups per address"),
+    Setting("rate_vote", "120/minute", _rate, "Votes per account and per address"),
+    Setting("rate_submit", "20/hour", _rate, "Submissions per account and per address"),
+    Setting("rate_comment", "10/minute", _rate, "Comments per account and per address"),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

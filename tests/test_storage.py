@@ -45,7 +45,14 @@ def paper(store, arxiv_id):
 
 
 def test_migrations_reach_head_and_match_the_schema(store):
-    assert schema_revision(store) == "0001"
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from dailypapers.storage import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert schema_revision(store) == ScriptDirectory.from_config(config).get_current_head()
     inspector = sa.inspect(store.engine)
     for table in schema.metadata.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}

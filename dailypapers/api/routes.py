@@ -16,11 +16,10 @@ from ..ids import InvalidArxivId, parse_paper_id
 from ..lists import BadParameter, parse_day, parse_month, parse_week, trending
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
+from ..storage.people import comment_counts
 from .shapes import hf_daily_item, hf_paper, hf_search_hit, paper_markdown
 
 router = APIRouter()
-# The site has no comment threads yet (they come with accounts), so every count is zero.
-NO_COMMENTS = 0
 
 
 class ApiError(Exception):
@@ -97,7 +96,7 @@ def api_daily_papers(
             items = [t.item for t in ranked[page * size : (page + 1) * size]]
         else:
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
-    return [hf_daily_item(item, NO_COMMENTS) for item in items]
+    return [hf_daily_item(item, item.comments) for item in items]
 
 
 @router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
@@ -116,7 +115,10 @@ def api_search(
         hits = search_papers(conn, terms, size)
         papers = [get_paper(conn, hit["arxiv_id"]) for hit in hits]
         entries = {p["arxiv_id"]: daily_entry(conn, p["arxiv_id"]) for p in papers if p}
-    return [hf_search_hit(p, entries[p["arxiv_id"]], NO_COMMENTS) for p in papers if p]
+        counts = comment_counts(conn, list(entries))
+    return [
+        hf_search_hit(p, entries[p["arxiv_id"]], counts.get(p["arxiv_id"], 0)) for p in papers if p
+    ]
 
 
 @router.get("/api/papers/{paper_id:path}", summary="One paper (Hugging Face compatible)")
@@ -129,7 +131,8 @@ def api_paper(request: Request, paper_id: str) -> dict[str, Any]:
         if paper is None or paper["hidden"]:
             raise ApiError(404, f"Paper {arxiv_id!r} not found")
         entry = daily_entry(conn, arxiv_id)
-    body = hf_paper(paper, entry, NO_COMMENTS)
+        comments = comment_counts(conn, [arxiv_id]).get(arxiv_id, 0)
+    body = hf_paper(paper, entry, comments)
     body.update(
         linkedModels=[],
         numTotalModels=0,

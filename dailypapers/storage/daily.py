@@ -13,7 +13,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import daily_submissions, paper_categories, papers
+from .schema import comments, daily_submissions, paper_categories, papers
+
+# Upvotes shown: those an import recorded plus the votes cast on this site.
+TOTAL_UPVOTES = (daily_submissions.c.upvotes + daily_submissions.c.vote_count).label("upvotes")
+COMMENT_COUNT = (
+    sa.select(sa.func.count())
+    .where(
+        comments.c.arxiv_id == papers.c.arxiv_id,
+        comments.c.deleted.is_(False),
+        comments.c.hidden.is_(False),
+    )
+    .scalar_subquery()
+    .label("comments")
+)
 
 # Columns a list needs; the full paper (versions and all) is get_paper's job.
 _LIST_COLUMNS = [
@@ -33,9 +46,11 @@ _LIST_COLUMNS = [
     daily_submissions.c.day,
     daily_submissions.c.submitter_name,
     daily_submissions.c.submitter_username,
-    daily_submissions.c.upvotes,
+    TOTAL_UPVOTES,
     daily_submissions.c.organization,
     daily_submissions.c.created_at.label("listed_at"),
+    daily_submissions.c.featured,
+    COMMENT_COUNT,
 ]
 
 
@@ -72,12 +87,16 @@ class DailyItem:
     upvotes: int
     organization: str | None
     listed_at: datetime
+    featured: bool = False
     comments: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _conditions(where: ListFilter) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = [papers.c.hidden.is_(False)]
+    conditions: list[sa.ColumnElement[bool]] = [
+        papers.c.hidden.is_(False),
+        daily_submissions.c.removed.is_(False),
+    ]
     if where.first_day:
         conditions.append(daily_submissions.c.day >= where.first_day)
     if where.last_day:
@@ -101,6 +120,7 @@ def _item(row: sa.Row[Any]) -> DailyItem:
     for name in ("authors", "categories", "github_repos", "project_pages"):
         data[name] = json.loads(data[name])
     data["withdrawn"] = bool(data["withdrawn"])
+    data["featured"] = bool(data["featured"])
     data["organization"] = data["organization"] or data.pop("paper_organization")
     data.pop("paper_organization", None)
     return DailyItem(**data)
@@ -116,12 +136,18 @@ def list_daily(
 ) -> list[DailyItem]:
     """Submissions matching `where`.
 
-    `order`: "upvotes" (most first, then newest listing), "newest" (newest day first, then
-    upvotes) or "published" (arXiv date, newest first). Hidden papers never appear.
+    `order`: "upvotes" (featured first, then most upvotes, then newest listing), "newest"
+    (newest day first, then upvotes) or "published" (arXiv date, newest first). Hidden papers
+    and removed entries never appear.
     """
+    total = daily_submissions.c.upvotes + daily_submissions.c.vote_count
     orders = {
-        "upvotes": [daily_submissions.c.upvotes.desc(), daily_submissions.c.day.desc()],
-        "newest": [daily_submissions.c.day.desc(), daily_submissions.c.upvotes.desc()],
+        "upvotes": [
+            daily_submissions.c.featured.desc(),
+            total.desc(),
+            daily_submissions.c.day.desc(),
+        ],
+        "newest": [daily_submissions.c.day.desc(), total.desc()],
         "published": [papers.c.published_at.desc()],
     }
     query = (
@@ -150,7 +176,7 @@ def latest_day(conn: Connection) -> date | None:
     query = (
         sa.select(sa.func.max(daily_submissions.c.day))
         .select_from(daily_submissions.join(papers))
-        .where(papers.c.hidden.is_(False))
+        .where(papers.c.hidden.is_(False), daily_submissions.c.removed.is_(False))
     )
     return _as_date(conn.execute(query).scalar())
 
@@ -158,15 +184,16 @@ def latest_day(conn: Connection) -> date | None:
 def neighbour_days(conn: Connection, day: date) -> tuple[date | None, date | None]:
     """(the previous day with submissions, the next one); None where there is none."""
     visible = daily_submissions.join(papers)
+    shown = (papers.c.hidden.is_(False), daily_submissions.c.removed.is_(False))
     before = conn.execute(
         sa.select(sa.func.max(daily_submissions.c.day))
         .select_from(visible)
-        .where(daily_submissions.c.day < day, papers.c.hidden.is_(False))
+        .where(daily_submissions.c.day < day, *shown)
     ).scalar()
     after = conn.execute(
         sa.select(sa.func.min(daily_submissions.c.day))
         .select_from(visible)
-        .where(daily_submissions.c.day > day, papers.c.hidden.is_(False))
+        .where(daily_submissions.c.day > day, *shown)
     ).scalar()
     return _as_date(before), _as_date(after)
 
@@ -188,7 +215,7 @@ def daily_entry(conn: Connection, arxiv_id: str) -> DailyItem | None:
     query = (
         sa.select(*_LIST_COLUMNS)
         .select_from(daily_submissions.join(papers))
-        .where(daily_submissions.c.arxiv_id == arxiv_id)
+        .where(daily_submissions.c.arxiv_id == arxiv_id, daily_submissions.c.removed.is_(False))
     )
     row = conn.execute(query).first()
     return _item(row) if row else None
@@ -218,7 +245,7 @@ def search_papers(conn: Connection, terms: Sequence[str], limit: int) -> list[di
         .where(papers.c.hidden.is_(False), *conditions)
         .order_by(
             sum(title_hits[1:], title_hits[0]).desc(),
-            daily_submissions.c.upvotes.desc().nulls_last(),
+            (daily_submissions.c.upvotes + daily_submissions.c.vote_count).desc().nulls_last(),
             papers.c.published_at.desc().nulls_last(),
             papers.c.arxiv_id,
         )

@@ -254,7 +254,7 @@ def _sqlite_date(value: date) -> str:
 
 @lru_cache(maxsize=32)
 def _insert_plan(
-    dialect: Dialect, table: sa.Table, conflict: tuple[str, ...]
+    dialect: Dialect, table: sa.Table, names: tuple[str, ...], conflict: tuple[str, ...]
 ) -> tuple[str, Callable[[dict[str, Any]], tuple], list[tuple[int, Callable[[Any], Any]]]]:
     """SQL text, a row -> tuple getter, and (position, converter) pairs for a bulk write.
 
@@ -262,8 +262,8 @@ def _insert_plan(
     import) and hand tuples straight to the driver's executemany. `INSERT ... ON CONFLICT ...
     DO UPDATE SET x = excluded.x` is the same SQL on SQLite and PostgreSQL. Only SQLite needs
     converters (dates as text); both drivers take Python booleans, ints and strings as they are.
+    Columns not in `names` keep their defaults on insert and their values on update.
     """
-    names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(mark for _ in names)})"
     if conflict:
@@ -286,7 +286,7 @@ def _write_rows(
 ) -> None:
     if not rows:
         return
-    sql, getter, converters = _insert_plan(conn.dialect, table, conflict)
+    sql, getter, converters = _insert_plan(conn.dialect, table, tuple(rows[0]), conflict)
     params: list[Any] = list(map(getter, rows))
     if converters:
         for position, values in enumerate(params):

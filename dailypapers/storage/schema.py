@@ -92,6 +92,16 @@ daily_submissions = sa.Table(
     sa.Column("organization", sa.Text),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # Upvotes: `upvotes` is what an import recorded, `vote_count` the votes cast here (kept
+    # equal to the number of rows in `votes`, in the same transaction as each vote).
+    sa.Column("vote_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "submitted_by",
+        sa.Integer,
+        sa.ForeignKey("users.id", name="fk_daily_submitted_by", ondelete="SET NULL"),
+    ),
+    sa.Column("featured", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 harvest_checkpoints = sa.Table(
@@ -111,6 +121,59 @@ harvest_checkpoints = sa.Table(
     sa.Column("completed_at", sa.DateTime),
 )
 
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(32), nullable=False, unique=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("password_changed_at", sa.DateTime, nullable=False),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id", ondelete="CASCADE")),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("edited_at", sa.DateTime),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("hidden", sa.Boolean, nullable=False),
+)
+
+sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
+sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)
+sa.Index(
+    "ix_daily_submissions_submitted_by", daily_submissions.c.submitted_by, daily_submissions.c.day
+)
 sa.Index("ix_papers_primary_category", papers.c.primary_category)
 sa.Index("ix_papers_published_at", papers.c.published_at)
 sa.Index("ix_paper_categories_category", paper_categories.c.category)

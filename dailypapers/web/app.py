@@ -5,7 +5,7 @@ from users: HTML pages get an error page, /api paths get `{"error": ...}`."""
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,14 +14,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
 from ..api.routes import ApiError, api_error_response
 from ..api.routes import router as api_router
 from ..config import Config
 from ..lists import iso_week
+from ..ratelimit import RateLimiter
 from ..storage import Store, open_store
-from . import feeds, pages
+from . import actions, auth, feeds, pages
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -42,6 +44,16 @@ def error_page(request: Request, status: int, message: str) -> Response:
     )
 
 
+def _people(request: Request) -> dict[str, object]:
+    """What every template knows about the visitor: the user, a CSRF token, flash messages."""
+    if "session" not in request.scope:
+        return {"user": None, "csrf_token": "", "flashes": []}
+    user = auth.current_user(request)
+    flashes = request.session.pop("flash", []) if "flash" in request.session else []
+    token = auth.csrf_token(request) if user is not None else request.session.get("csrf", "")
+    return {"user": user, "csrf_token": token, "flashes": flashes}
+
+
 def create_app(config: Config, store: Store | None = None) -> FastAPI:
     """The site on `store` (opened from `config.database_url` when not given)."""
     app = FastAPI(
@@ -54,7 +66,9 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.store = store or open_store(config.database_url)
-    templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.limiter = RateLimiter()
+    app.state.clock = lambda: datetime.now(UTC)
+    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_people])
     templates.env.globals.update(
         site_name=config.site_name,
         version=__version__,
@@ -91,9 +105,20 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         return error_page(request, 500, "Something went wrong on our side.")
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(actions.router)  # before /api/papers/{id:path}, which would shadow it
     app.include_router(api_router)
     app.include_router(feeds.router)
+    app.include_router(auth.router)
+    app.include_router(actions.pages)
     app.include_router(pages.router)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=auth.load_secret_key(config.secret_key, config.data_dir),
+        session_cookie="dailypapers_session",
+        max_age=30 * 86400,
+        same_site="lax",
+        https_only=config.cookie_secure,
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> HTMLResponse:

@@ -34,6 +34,8 @@ from ..storage.daily import (
     neighbour_days,
 )
 from ..storage.papers import get_paper
+from ..storage.people import thread, voted_papers
+from .auth import current_user
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -92,7 +94,14 @@ class ListPage:
 def _render(request: Request, page: ListPage) -> Response:
     templates = request.app.state.templates
     pages = max(1, -(-page.total // PAGE_SIZE))
-    return templates.TemplateResponse(request, "list.html", {"list": page, "pages": pages})
+    user = current_user(request)
+    voted: set[str] = set()
+    if user is not None and page.items:
+        with request.app.state.store.connect() as conn:
+            voted = voted_papers(conn, user.id, [i.arxiv_id for i in page.items])
+    return templates.TemplateResponse(
+        request, "list.html", {"list": page, "pages": pages, "voted": voted}
+    )
 
 
 def _day_page(request: Request, day: date | None) -> Response:
@@ -251,11 +260,14 @@ def paper_page(request: Request, paper_id: str) -> Response:
     if arxiv_id != paper_id:
         return RedirectResponse(f"/papers/{arxiv_id}", status_code=301)
     config = request.app.state.config
+    user = current_user(request)
     with request.app.state.store.connect() as conn:
         paper = get_paper(conn, arxiv_id)
         if paper is None or paper["hidden"]:
             raise ApiError(404, f"No paper {arxiv_id} in this catalog.")
         entry = daily_entry(conn, arxiv_id)
+        comments = thread(conn, arxiv_id, include_hidden=bool(user and user.is_admin))
+        voted = user is not None and arxiv_id in voted_papers(conn, user.id, [arxiv_id])
         why = None
         if entry is not None:
             why = score_trending(
@@ -268,5 +280,12 @@ def paper_page(request: Request, paper_id: str) -> Response:
     return request.app.state.templates.TemplateResponse(
         request,
         "paper.html",
-        {"paper": paper, "entry": entry, "why": why, "local": arxiv_id.startswith("local-")},
+        {
+            "paper": paper,
+            "entry": entry,
+            "why": why,
+            "local": arxiv_id.startswith("local-"),
+            "comments": comments,
+            "voted": voted,
+        },
     )

@@ -1,0 +1,56 @@
+"""Rate limits: a fixed-window counter per (action, who), in process memory.
+
+Limits are settings written `N/period` (`10/minute`, `5/hour`, `100/day`). Each web process
+counts on its own, so with W workers an address can do up to W times the limit; run one
+worker per core and size limits for that (docs/accounts.md).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        name = next(k for k, v in PERIODS.items() if v == self.seconds)
+        return f"{self.count}/{name}"
+
+
+def parse_rate(text: str) -> Rate:
+    """`10/minute` -> Rate(10, 60). Raises ValueError for anything else."""
+    match = _RATE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError("must look like 10/minute (periods: second, minute, hour, day)")
+    return Rate(int(match.group(1)), PERIODS[match.group(2)])
+
+
+class RateLimiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def hit(self, key: str, rate: Rate) -> float | None:
+        """Count one event for `key`; None when allowed, else seconds until it will be."""
+        now = self._clock()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= rate.seconds:
+                start, count = now, 0
+            if count >= rate.count:
+                return rate.seconds - (now - start)
+            self._windows[key] = (start, count + 1)
+            if len(self._windows) > 100_000:  # forget finished windows now and then
+                self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 86400}
+            return None

@@ -1,0 +1,244 @@
+"""Sessions, CSRF, rate limits and the account pages (sign up, log in, log out, password).
+
+Sessions live in a signed, HttpOnly, SameSite=Lax cookie (Starlette's SessionMiddleware,
+itsdangerous): the user id plus the time the password last changed, so changing a password
+ends every other session. Every state-changing request must carry the session's CSRF token,
+as the form field `csrf_token` or the `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..accounts import (
+    InvalidAccount,
+    check_email,
+    check_password,
+    check_username,
+    hash_password,
+    verify_password,
+)
+from ..api.routes import ApiError
+from ..ratelimit import RateLimiter, parse_rate
+from ..storage.people import Conflict, User, create_user, find_user, get_user, set_password
+
+router = APIRouter(include_in_schema=False)
+
+
+def load_secret_key(configured: str | None, data_dir: str) -> str:
+    """The configured key, or one generated once and kept in <data_dir>/secret_key (0600)."""
+    if configured:
+        return configured
+    path = Path(data_dir).expanduser() / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return path.read_text().strip()
+
+
+def current_user(request: Request) -> User | None:
+    """The logged-in, enabled user whose password has not changed since logging in."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    user = None
+    session = request.session
+    if "uid" in session:
+        with request.app.state.store.connect() as conn:
+            found = get_user(conn, int(session["uid"]))
+        if (
+            found is not None
+            and not found.disabled
+            and session.get("pw") == found.password_changed_at.isoformat()
+        ):
+            user = found
+        else:
+            session.clear()
+    request.state.user = user
+    return user
+
+
+def require_user(request: Request) -> User:
+    user = current_user(request)
+    if user is None:
+        raise ApiError(401, "Log in first.")
+    return user
+
+
+def require_admin(request: Request) -> User:
+    user = require_user(request)
+    if not user.is_admin:
+        raise ApiError(403, "Only admins can do that.")
+    return user
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def check_csrf(request: Request) -> dict[str, Any]:
+    """Compare the request's CSRF token with the session's; returns the form fields."""
+    form: dict[str, Any] = {}
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = dict(await request.form())
+    sent = request.headers.get("x-csrf-token") or form.get("csrf_token") or ""
+    expected = request.session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise ApiError(403, "The form expired or came from another site; reload and try again.")
+    return form
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def limit(request: Request, action: str, user: User | None = None) -> None:
+    """Count one `action` for the address (and the account); 429 when over the setting."""
+    config = request.app.state.config
+    rate = parse_rate(getattr(config, f"rate_{action}"))
+    limiter: RateLimiter = request.app.state.limiter
+    keys = [f"{action}:ip:{client_address(request)}"]
+    if user is not None:
+        keys.append(f"{action}:user:{user.id}")
+    for key in keys:
+        wait = limiter.hit(key, rate)
+        if wait is not None:
+            raise ApiError(429, f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
+
+
+def flash(request: Request, message: str) -> None:
+    request.session.setdefault("flash", []).append(message)
+
+
+def start_session(request: Request, user: User) -> None:
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["pw"] = user.password_changed_at.isoformat()
+    csrf_token(request)
+
+
+def _form_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("error", None)
+    context.setdefault("values", {})
+    return request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect to another host after logging in.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/papers"
+
+
+@router.get("/signup")
+def signup_form(request: Request) -> Response:
+    csrf_token(request)
+    return _form_page(request, "signup.html")
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    form = await check_csrf(request)
+    limit(request, "signup")
+    username = str(form.get("username", "")).strip()
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    values = {"username": username, "email": email}
+    try:
+        check_username(username)
+        check_email(email)
+        check_password(password, username)
+    except InvalidAccount as error:
+        return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
+    store = request.app.state.store
+    try:
+        with store.begin() as conn:
+            user = create_user(conn, username, email, hash_password(password))
+    except Conflict as error:
+        return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
+    start_session(request, user)
+    flash(request, f"Welcome, {user.username}!")
+    return RedirectResponse("/papers", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    csrf_token(request)
+    return _form_page(request, "login.html", values={"next": request.query_params.get("next")})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await check_csrf(request)
+    login_name = str(form.get("login", "")).strip()[:254]
+    limit(request, "login")
+    # Per-account limit too, whether or not the account exists (no enumeration).
+    limiter: RateLimiter = request.app.state.limiter
+    if limiter.hit(
+        f"login:name:{login_name.lower()}", parse_rate(request.app.state.config.rate_login)
+    ):
+        raise ApiError(429, "Too many attempts for this account; try again later.")
+    with request.app.state.store.connect() as conn:
+        user = find_user(conn, login_name) if login_name else None
+    password = str(form.get("password", ""))[:1024]
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or user.disabled:
+        # One message whatever went wrong, so the form does not reveal who has an account.
+        return _form_page(
+            request,
+            "login.html",
+            400,
+            error="Wrong username or password.",
+            values={"login": login_name, "next": form.get("next")},
+        )
+    start_session(request, user)
+    return RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await check_csrf(request)
+    request.session.clear()
+    return RedirectResponse("/papers", status_code=303)
+
+
+@router.get("/settings/password")
+def password_form(request: Request) -> Response:
+    if current_user(request) is None:
+        return RedirectResponse("/login?next=/settings/password", status_code=303)
+    return _form_page(request, "password.html")
+
+
+@router.post("/settings/password")
+async def change_password(request: Request) -> Response:
+    form = await check_csrf(request)
+    user = require_user(request)
+    limit(request, "login", user)
+    if not verify_password(user.password_hash, str(form.get("current", ""))):
+        return _form_page(request, "password.html", 400, error="The current password is wrong.")
+    try:
+        new = check_password(str(form.get("new", "")), user.username)
+    except InvalidAccount as error:
+        return _form_page(request, "password.html", 400, error=str(error).capitalize())
+    with request.app.state.store.begin() as conn:
+        set_password(conn, user.id, hash_password(new))
+        refreshed = get_user(conn, user.id)
+    assert refreshed is not None
+    start_session(request, refreshed)
+    flash(request, "Password changed. Other sessions are logged out.")
+    return RedirectResponse("/papers", status_code=303)

@@ -1,0 +1,333 @@
+"""Accounts, sessions, CSRF, votes, submissions, comments and admin actions, in-process on
+SQLite and PostgreSQL."""
+
+import re
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from lxml import html
+
+from dailypapers.accounts import hash_password
+from dailypapers.cli import cli
+from dailypapers.config import load_config
+from dailypapers.ingest.demo import load_demo
+from dailypapers.ingest.run import ingest_daily_json
+from dailypapers.storage.people import create_user, set_vote, upvotes_of, vote_rows
+from dailypapers.web.app import create_app
+
+from .conftest import DATA, DEMO
+from .httpfixture import PayloadServer, Reply
+
+PASSWORD = "a long enough password"
+
+
+def make_app(store, **settings):
+    environ = {f"DAILYPAPERS_{k.upper()}": str(v) for k, v in settings.items()}
+    app = create_app(load_config(environ=environ), store)
+    app.state.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)
+    return app
+
+
+@pytest.fixture
+def app(store):
+    load_demo(store)
+    ingest_daily_json(store, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
+    return make_app(store)
+
+
+def csrf_of(response) -> str:
+    return html.fromstring(response.text).xpath("//input[@name='csrf_token']/@value")[0]
+
+
+def signup(client, username="ada", email=None, password=PASSWORD):
+    token = csrf_of(client.get("/signup"))
+    return client.post("/signup", data={"csrf_token": token, "username": username,
+                                        "email": email or f"{username}@example.org",
+                                        "password": password}, follow_redirects=False)
+
+
+def session(app, username="ada", **kwargs) -> TestClient:
+    client = TestClient(app, raise_server_exceptions=False)
+    assert signup(client, username, **kwargs).status_code == 303
+    return client
+
+
+def token(client) -> str:
+    return csrf_of(client.get("/papers/2407.13168"))
+
+
+def test_signup_login_logout_and_no_enumeration(app):
+    client = session(app)
+    assert "ada" in client.get("/papers").text
+    client.post("/logout", data={"csrf_token": token(client)})
+    assert ">Log in<" in client.get("/papers").text
+    form = csrf_of(client.get("/login"))
+    wrong = client.post("/login", data={"csrf_token": form, "login": "ada", "password": "nope-nope-nope"})
+    unknown = client.post("/login", data={"csrf_token": form, "login": "zed", "password": "nope-nope-nope"})
+    assert wrong.status_code == unknown.status_code == 400
+    assert "Wrong username or password." in wrong.text and "Wrong username or password." in unknown.text
+    ok = client.post("/login", data={"csrf_token": form, "login": "ADA@example.org",
+                                     "password": PASSWORD, "next": "//evil.example/x"},
+                     follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/papers"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "message"),
+    [
+        ("a", "a@example.org", PASSWORD, "Usernames are 3-32"),
+        ("<script>", "s@example.org", PASSWORD, "Usernames are 3-32"),
+        ("bob", "not-an-email", PASSWORD, "does not look like an email"),
+        ("bob", "bob@example.org", "short", "at least 10 characters"),
+    ],
+)
+def test_signup_rules(app, username, email, password, message):
+    client = TestClient(app)
+    response = signup(client, username, email, password)
+    assert response.status_code == 400 and message in response.text
+
+
+def test_taken_username_and_email(app):
+    session(app, "ada")
+    other = TestClient(app)
+    assert "That username is already registered" in signup(other, "ADA", "x@example.org").text
+    assert "That email is already registered" in signup(other, "bea", "ada@example.org").text
+
+
+def test_state_changes_need_the_csrf_token(app):
+    client = session(app)
+    assert client.post("/logout").status_code == 403
+    assert client.post("/api/papers/2407.13168/upvote").status_code == 403
+    forged = client.post("/api/papers/2407.13168/upvote", headers={"X-CSRF-Token": "forged"})
+    assert forged.status_code == 403 and "error" in forged.json()
+    anonymous = TestClient(app)
+    assert anonymous.post("/login", data={"login": "ada", "password": PASSWORD}).status_code == 403
+
+
+def test_password_change_ends_other_sessions(app):
+    first = session(app)
+    second = TestClient(app)
+    form = csrf_of(second.get("/login"))
+    second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
+    assert "Log out" in second.get("/papers").text
+    page = first.get("/settings/password")
+    changed = first.post("/settings/password", data={
+        "csrf_token": csrf_of(page), "current": PASSWORD, "new": "another long password"},
+        follow_redirects=False)
+    assert changed.status_code == 303
+    assert "Log out" in first.get("/papers").text
+    assert "Log out" not in second.get("/papers").text
+
+
+def test_upvote_toggles_idempotently_and_counts_rows(app, store):
+    client = session(app)
+    headers = {"X-CSRF-Token": token(client)}
+    up = client.post("/api/papers/2407.13168/upvote", headers=headers)
+    assert up.json() == {"id": "2407.13168", "upvotes": 18, "voted": True}
+    again = client.post("/api/papers/2407.13168/upvote", headers=headers)
+    assert again.json()["upvotes"] == 18
+    down = client.delete("/api/papers/2407.13168/upvote", headers=headers)
+    assert down.json() == {"id": "2407.13168", "upvotes": 17, "voted": False}
+    assert client.delete("/api/papers/2407.13168/upvote", headers=headers).json()["upvotes"] == 17
+    not_listed = client.post("/api/papers/1302.2146/upvote", headers=headers)
+    assert not_listed.status_code == 404
+    anonymous = TestClient(app)
+    assert anonymous.post("/api/papers/2407.13168/upvote").status_code == 403
+    # the form version redirects back and the page shows the vote
+    form = client.post("/papers/2407.13168/upvote", data={"csrf_token": headers["X-CSRF-Token"]},
+                       headers={"referer": "http://testserver/papers/date/2024-07-22"},
+                       follow_redirects=False)
+    assert form.headers["location"] == "/papers/date/2024-07-22"
+    card = html.fromstring(client.get("/papers/date/2024-07-22").text).xpath(
+        "//form[@data-paper='2407.13168']")[0]
+    assert "voted" in card.get("class") and card.xpath(".//span[@class='count']")[0].text == "18"
+
+
+def test_concurrent_voters_keep_count_equal_to_rows(app, store):
+    with store.begin() as conn:
+        ids = [create_user(conn, f"voter{i}", f"v{i}@example.org", "x").id for i in range(24)]
+    errors = []
+
+    def flip(user_id):
+        try:
+            for round_ in range(6):
+                with store.begin() as conn:
+                    set_vote(conn, user_id, "2104.12255", round_ % 2 == 0)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=flip, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with store.connect() as conn:
+        assert vote_rows(conn, "2104.12255") == 0
+        assert upvotes_of(conn, "2104.12255") == 0  # imported 0 + 0 votes
+    with store.begin() as conn:
+        for user_id in ids[:7]:
+            set_vote(conn, user_id, "2104.12255", True)
+    with store.connect() as conn:
+        assert vote_rows(conn, "2104.12255") == 7 == upvotes_of(conn, "2104.12255")
+
+
+def test_submit_lists_a_recent_paper_once(app, store):
+    client = session(app)
+    page = client.get("/submit")
+    first = client.post("/submit", data={"csrf_token": csrf_of(page),
+                                         "paper": "https://arxiv.org/abs/2407.13168v2"},
+                        follow_redirects=False)
+    assert first.headers["location"] == "/papers/2407.13168"  # already listed: sent to it
+    assert "already on the daily list" in client.get("/papers/2407.13168").text
+
+
+def test_submit_fetches_from_arxiv_and_enforces_limits(store):
+    from dailypapers.ingest.arxiv_oai import parse_oai_page
+    from dailypapers.ingest.records import PaperRecord, VersionRecord
+    from dailypapers.storage.papers import write_papers
+
+    old = parse_oai_page((DEMO / "oai" / "export-oai2-legacy--getrecord_arxivraw_1302.2146.xml")
+                         .read_bytes()).records
+    recent = PaperRecord("2104.99999", "Another recent paper", "Abstract.", source="oai",
+                         versions=[VersionRecord(1, datetime(2021, 4, 24, tzinfo=UTC))],
+                         latest_version=1)
+    with store.begin() as conn:
+        write_papers(conn, [*old, recent])
+    api_feed = (DEMO / "api" / "2026_id_list_2104.12255v1_versioned.xml").read_bytes()
+    with PayloadServer(lambda _p, params: Reply(api_feed)) as server:
+        app = make_app(store, arxiv_api_endpoint=server.url + "/api/query",
+                       submissions_per_day=1)
+        app.state.clock = lambda: datetime(2021, 4, 25, tzinfo=UTC)
+        client = session(app)
+        headers = {"X-CSRF-Token": csrf_of(client.get("/submit"))}
+        created = client.post("/api/papers/submit", json={"paper_id": "arXiv:2104.12255"},
+                              headers=headers)
+        assert created.status_code == 201
+        assert created.json() == {"id": "2104.12255", "alreadyListed": False}
+        assert server.requests[0].params["id_list"] == "2104.12255"
+    again = client.post("/api/papers/submit", json={"paper_id": "2104.12255"}, headers=headers)
+    assert again.status_code == 200 and again.json()["alreadyListed"] is True
+    listed = client.get("/api/daily_papers", params={"date": "2021-04-25"}).json()
+    assert [i["paper"]["id"] for i in listed] == ["2104.12255"]
+    assert listed[0]["submittedBy"]["user"] == "ada"
+    too_old = client.post("/api/papers/submit", json={"paper_id": "1302.2146"}, headers=headers)
+    assert too_old.status_code == 400
+    assert "Only papers from the last 14 days" in too_old.json()["error"]
+    bogus = client.post("/api/papers/submit", json={"paper_id": "2313.00001"}, headers=headers)
+    assert bogus.status_code == 400 and "month out of range" in bogus.json()["error"]
+    limited = client.post("/api/papers/submit", json={"paper_id": "2104.99999"},
+                          headers=headers)
+    assert limited.status_code == 429 and "1 papers a day" in limited.json()["error"]
+
+
+def test_submit_of_an_unknown_paper_is_404(store):
+    empty = (DEMO / "api" / "2026_id_list_0000.0000_zero-results.xml").read_bytes()
+    with PayloadServer(lambda _p, _q: Reply(empty)) as server:
+        app = make_app(store, arxiv_api_endpoint=server.url + "/api/query")
+        client = session(app)
+        page = client.get("/submit")
+        response = client.post("/submit", data={"csrf_token": csrf_of(page),
+                                                "paper": "2407.00001"})
+    assert response.status_code == 404 and "arXiv has no paper 2407.00001" in response.text
+
+
+def test_comments_markdown_replies_edit_delete(app):
+    ada = session(app, "ada")
+    page = ada.get("/papers/2407.13168")
+    posted = ada.post("/papers/2407.13168/comments", data={
+        "csrf_token": csrf_of(page),
+        "body": "**Great** paper <script>alert(1)</script> [x](javascript:alert(1))"},
+        follow_redirects=False)
+    assert posted.status_code == 303
+    comment_id = int(re.search(r"#comment-(\d+)", posted.headers["location"]).group(1))
+    bea = session(app, "bea")
+    headers = {"X-CSRF-Token": token(bea)}
+    reply = bea.post(f"/api/papers/2407.13168/comment/{comment_id}/reply",
+                     json={"comment": "Agreed"}, headers=headers)
+    assert reply.status_code == 201 and reply.json()["newMessage"]["content"] == "Agreed"
+    nested = bea.post(f"/api/papers/2407.13168/comment/{reply.json()['newMessage']['id']}/reply",
+                      json={"comment": "Replies stay one level deep"}, headers=headers)
+    thread = bea.get("/api/papers/2407.13168/comments").json()
+    assert len(thread) == 1 and [r["content"] for r in thread[0]["replies"]] == [
+        "Agreed", "Replies stay one level deep"]
+    assert nested.status_code == 201
+    body = ada.get("/papers/2407.13168").text
+    assert "<strong>Great</strong>" in body and "<script>alert(1)" not in body
+    assert 'href="javascript' not in body
+    # only the author may edit or delete
+    forbidden = bea.post(f"/comments/{comment_id}/edit",
+                         data={"csrf_token": headers["X-CSRF-Token"], "body": "hijack"})
+    assert forbidden.status_code == 403
+    edited = ada.post(f"/comments/{comment_id}/edit",
+                      data={"csrf_token": csrf_of(page), "body": "Edited *text*"})
+    assert edited.status_code == 200 and "<em>text</em>" in edited.text and "edited" in edited.text
+    ada.post(f"/comments/{comment_id}/delete", data={"csrf_token": csrf_of(page)})
+    thread = ada.get("/api/papers/2407.13168/comments").json()
+    assert thread[0]["deleted"] and len(thread[0]["replies"]) == 2
+    counts = ada.get("/api/daily_papers", params={"date": "2024-07-22"}).json()
+    assert {i["paper"]["id"]: i["numComments"] for i in counts}["2407.13168"] == 2
+    empty = bea.post("/api/papers/2407.13168/comment", json={"comment": "   "}, headers=headers)
+    assert empty.status_code == 400 and empty.json() == {"error": "A comment cannot be empty"}
+
+
+def test_admin_actions(app, store):
+    with store.begin() as conn:
+        create_user(conn, "root", "root@example.org", hash_password(PASSWORD), is_admin=True)
+    admin = TestClient(app)
+    form = csrf_of(admin.get("/login"))
+    admin.post("/login", data={"csrf_token": form, "login": "root", "password": PASSWORD})
+    troll = session(app, "troll")
+    troll_token = token(troll)
+    posted = troll.post("/api/papers/2407.13168/comment", json={"comment": "spam"},
+                        headers={"X-CSRF-Token": troll_token}).json()["newMessage"]
+    admin_token = token(admin)
+    assert troll.post("/papers/2407.13168/entry",
+                      data={"csrf_token": troll_token, "action": "remove"}).status_code == 403
+    admin.post(f"/comments/{posted['id']}/hide", data={"csrf_token": admin_token})
+    assert "spam" not in TestClient(app).get("/papers/2407.13168").text
+    assert "hidden by an admin" in admin.get("/papers/2407.13168").text
+    admin.post("/papers/2104.12255/entry", data={"csrf_token": admin_token, "action": "feature"})
+    day = html.fromstring(TestClient(app).get("/papers/date/2024-07-22").text)
+    assert day.xpath("//article[1]/@id") == ["paper-2104.12255"]  # featured first
+    admin.post("/papers/2104.12255/entry", data={"csrf_token": admin_token, "action": "remove"})
+    ids = [i["paper"]["id"] for i in TestClient(app).get(
+        "/api/daily_papers", params={"date": "2024-07-22"}).json()]
+    assert ids == ["2407.13168"]
+    disabled = admin.post("/admin/users/troll/disable", data={"csrf_token": admin_token},
+                          follow_redirects=False)
+    assert disabled.status_code == 303
+    assert "Log out" not in troll.get("/papers").text
+    relogin = troll.post("/login", data={"csrf_token": csrf_of(troll.get("/login")),
+                                         "login": "troll", "password": PASSWORD})
+    assert relogin.status_code == 400
+
+
+def test_login_is_rate_limited(store):
+    app = make_app(store, rate_login="3/minute")
+    client = TestClient(app)
+    form = csrf_of(client.get("/login"))
+    statuses = [client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
+                .status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
+    limited = client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
+    assert "Too many attempts (3/minute)" in limited.text
+
+
+def test_cli_creates_an_admin(tmp_path):
+    env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    result = CliRunner().invoke(cli, ["user", "create", "root", "--email", "r@example.org",
+                                      "--admin", "--password-stdin"], input=PASSWORD + "\n",
+                                env=env)
+    assert result.exit_code == 0 and result.output.strip() == "created admin root <r@example.org>"
+    again = CliRunner().invoke(cli, ["user", "create", "root", "--email", "q@example.org",
+                                     "--password-stdin"], input=PASSWORD + "\n", env=env)
+    assert again.exit_code == 1 and "username is already registered" in again.output
+    weak = CliRunner().invoke(cli, ["user", "create", "bob", "--email", "b@example.org",
+                                    "--password-stdin"], input="short\n", env=env)
+    assert weak.exit_code == 2 and "at least 10 characters" in weak.output

@@ -133,6 +133,7 @@ def upvotes_of(conn: Connection, arxiv_id: str) -> int | None:
 def set_vote(conn: Connection, user_id: int, arxiv_id: str, voted: bool) -> bool:
     """Make the user's vote on a listed paper be `voted`; idempotent. Returns whether the
     stored state changed. The caller checks the paper is listed."""
+    statement: sa.Executable
     if voted:
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-test run test lint bench clean
+.PHONY: setup setup-test run test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,14 @@ lint: setup-test
 	$(BIN)/ruff format --check dailypapers
 	$(BIN)/mypy
 
-test: setup-test lint
+# Browser tests drive Debian's chromium (a browser download would fail on our machines).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup-test lint chromium
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup-test

@@ -20,6 +20,17 @@ DATA = Path(__file__).parent / "data"
 DEMO = Path(__file__).resolve().parents[1] / "dailypapers" / "demo"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests need Debian's chromium, which `make test` installs. Elsewhere they are
+    opt-in: skipped with a reason when it is missing, but never in CI."""
+    if Path("/usr/bin/chromium").exists() or os.environ.get("CI"):
+        return
+    marker = pytest.mark.skip(reason="needs /usr/bin/chromium (make test installs it)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A PostgreSQL server for the whole session; yields the URI of its `postgres` database."""

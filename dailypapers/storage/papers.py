@@ -70,10 +70,11 @@ def _rank(latest_version: int | None, datestamp: date | None, source_rank: int) 
 def _record_row(record: PaperRecord) -> dict[str, Any]:
     """A record as a papers row (without timestamps of our own)."""
     repos, pages = find_links(record.abstract, record.comments)
-    if record.github_repo and record.github_repo not in repos:
-        repos.insert(0, record.github_repo)
-    if record.project_page and record.project_page not in pages:
-        pages.insert(0, record.project_page)
+    # Links a source names directly (HF's githubRepo/projectPage) go through the same
+    # parser, so only real http(s) GitHub repositories and pages are kept.
+    named_repos, named_pages = find_links(record.github_repo, record.project_page)
+    repos = list(dict.fromkeys([*named_repos, *repos]))
+    pages = list(dict.fromkeys([*named_pages, *pages]))
     versions = record.versions
     first_date = versions[0].submitted_at if versions and versions[0].version == 1 else None
     return {

@@ -44,6 +44,12 @@ def error_page(request: Request, status: int, message: str) -> Response:
     )
 
 
+def _http_url(value: object) -> str:
+    """Only http(s) URLs become links; anything else (javascript:, data:) becomes "#"."""
+    text = str(value or "")
+    return text if text.lower().startswith(("http://", "https://")) else "#"
+
+
 def _people(request: Request) -> dict[str, object]:
     """What every template knows about the visitor: the user, a CSRF token, flash messages."""
     if "session" not in request.scope:
@@ -75,6 +81,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         this_week=lambda: iso_week(date.today()),
         this_month=lambda: date.today().strftime("%Y-%m"),
     )
+    templates.env.filters["http_url"] = _http_url
     app.state.templates = templates
 
     @app.exception_handler(ApiError)

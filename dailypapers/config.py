@@ -193,6 +193,12 @@ SETTINGS = [
     Setting("rate_vote", "120/minute", _rate, "Votes per account and per address"),
     Setting("rate_submit", "20/hour", _rate, "Submissions per account and per address"),
     Setting("rate_comment", "10/minute", _rate, "Comments per account and per address"),
+    Setting(
+        "page_cache_seconds",
+        10.0,
+        _positive_float,
+        "How long pages for anonymous readers are reused; 0 turns the cache off",
+    ),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

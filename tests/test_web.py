@@ -282,3 +282,26 @@ def test_today_default_when_catalog_is_empty(database_url):
         assert "No papers here" in response.text
         assert date.today().strftime("%d %B %Y") in response.text
     empty.close()
+
+
+def test_anonymous_pages_are_cached_until_a_write(store):
+    from dailypapers.web.cache import PageCache
+
+    load_demo(store)
+    ingest_daily_json(store, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
+    app = create_app(load_config(environ={}), store)
+    with TestClient(app) as test_client:
+        first = test_client.get("/api/daily_papers", params={"date": "2024-07-22"}).json()
+        cache = app.state.page_cache
+        assert isinstance(cache, PageCache)
+        second = test_client.get("/api/daily_papers", params={"date": "2024-07-22"}).json()
+        assert first == second and cache.hits == 1
+        data = (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes()
+        ingest_daily_json(store, data.replace(b'"upvotes": 17', b'"upvotes": 30'), "hf")
+        fresh = test_client.get("/api/daily_papers", params={"date": "2024-07-22"}).json()
+        assert fresh[0]["paper"]["upvotes"] == 30 and cache.hits == 1
+        login_page = test_client.get("/login")  # sets a session cookie: never cached
+        assert "set-cookie" in login_page.headers
+        test_client.get("/papers/date/2024-07-22")
+        test_client.get("/papers/date/2024-07-22")
+        assert cache.hits == 1  # the client now sends a session cookie

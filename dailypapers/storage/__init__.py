@@ -69,18 +69,24 @@ class Store:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # Counts write transactions this process committed; caches compare it to know
+        # whether what they hold may be stale.
+        self.generation = 0
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self.engine.connect() as conn:
-            conn.execution_options(sqlite_write=True)
-            with conn.begin():
-                yield conn
+        try:
+            if self._write_lock is None:
+                with self.engine.begin() as conn:
+                    yield conn
+                return
+            with self._write_lock, self.engine.connect() as conn:
+                conn.execution_options(sqlite_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            self.generation += 1
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -24,8 +24,10 @@ from ..lists import iso_week
 from ..ratelimit import RateLimiter
 from ..storage import Store, open_store
 from . import actions, auth, feeds, pages
+from .cache import PageCache
 
 log = logging.getLogger(__name__)
+SESSION_COOKIE = "dailypapers_session"
 HERE = Path(__file__).parent
 
 
@@ -121,10 +123,18 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.add_middleware(
         SessionMiddleware,
         secret_key=auth.load_secret_key(config.secret_key, config.data_dir),
-        session_cookie="dailypapers_session",
+        session_cookie=SESSION_COOKIE,
         max_age=30 * 86400,
         same_site="lax",
         https_only=config.cookie_secure,
+    )
+    # Outermost, so a cache hit skips the session and routing work entirely.
+    app.add_middleware(
+        PageCache,
+        store=app.state.store,
+        ttl=config.page_cache_seconds,
+        cookie=SESSION_COOKIE,
+        state=app.state,
     )
 
     @app.get("/healthz", include_in_schema=False)

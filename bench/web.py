@@ -84,10 +84,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, workers: int, data_dir: Path, cache_seconds: float
+                 ) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url, "DAILYPAPERS_DATA_DIR": str(data_dir),
-           "DAILYPAPERS_LOG_LEVEL": "ERROR"}
+           "DAILYPAPERS_LOG_LEVEL": "ERROR",
+           "DAILYPAPERS_PAGE_CACHE_SECONDS": str(cache_seconds)}
     process = subprocess.Popen(
         [sys.executable, "-m", "dailypapers", "serve", "--port", str(port),
          "--workers", str(workers)],
@@ -145,16 +147,20 @@ def main() -> None:
         "api daily_papers": f"/api/daily_papers?date={day.isoformat()}",
     }
     results: dict = {"papers": args.papers, "submissions": args.submissions, "runs": {}}
-    for workers in (1, os.cpu_count() or 1):
-        process, base = start_server(url, workers, RESULTS)
+    cores = os.cpu_count() or 1
+    # Anonymous readers get cached pages (page_cache_seconds, default 10); logged-in readers
+    # always get fresh ones, which the uncached runs measure.
+    setups = [(1, 10.0, "cached"), (cores, 10.0, "cached"), (cores, 0.0, "uncached")]
+    for workers, cache_seconds, label in setups:
+        process, base = start_server(url, workers, RESULTS, cache_seconds)
         try:
             for name, path in targets.items():
                 assert httpx.get(base + path, timeout=10).status_code == 200, path
                 for clients in args.clients:
                     numbers = run_wrk(base + path, clients, args.duration)
-                    key = f"{workers} worker(s) / {name} / {clients} clients"
+                    key = f"{workers} worker(s), {label} / {name} / {clients} clients"
                     results["runs"][key] = numbers
-                    print(f"{key:55} {numbers}", flush=True)
+                    print(f"{key:65} {numbers}", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -305,3 +305,23 @@ def test_anonymous_pages_are_cached_until_a_write(store):
         test_client.get("/papers/date/2024-07-22")
         test_client.get("/papers/date/2024-07-22")
         assert cache.hits == 1  # the client now sends a session cookie
+
+
+def test_a_crash_shows_an_error_page_without_a_traceback(store):
+    app = create_app(load_config(environ={}), store)
+
+    @app.get("/papers-crash-check")
+    def crash() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.get("/api/crash-check")
+    def api_crash() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        page = test_client.get("/papers-crash-check")
+        assert page.status_code == 500 and "Something went wrong on our side." in page.text
+        api = test_client.get("/api/crash-check")
+        assert api.status_code == 500 and api.json() == {"error": "Something went wrong on our side."}
+        for response in (page, api):
+            assert "secret internals" not in response.text and "Traceback" not in response.text

@@ -52,6 +52,7 @@ class PageCache:
         self.cookie = f"{cookie}=".encode()
         self.max_entries = max_entries
         self.entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self.refreshing: set[tuple[Any, ...]] = set()
         self.hits = 0
         self.misses = 0
 
@@ -74,13 +75,28 @@ class PageCache:
         key = (scope["method"], scope["path"], scope["query_string"], accept)
         now = time.monotonic()
         entry = self.entries.get(key)
-        if entry is not None and entry.expires > now and entry.generation == self.store.generation:
+        if (
+            entry is not None
+            and entry.generation == self.store.generation
+            and (entry.expires > now or key in self.refreshing)
+        ):
+            # Fresh, or only expired while one request already renders its successor: the
+            # others keep getting this copy rather than all rendering at once.
             self.hits += 1
             self.entries.move_to_end(key)
             await send(entry.start)
             await send({"type": "http.response.body", "body": entry.body})
             return
         self.misses += 1
+        self.refreshing.add(key)
+        try:
+            await self._render(scope, receive, send, key, now)
+        finally:
+            self.refreshing.discard(key)
+
+    async def _render(
+        self, scope: Scope, receive: Receive, send: Send, key: tuple[Any, ...], now: float
+    ) -> None:
         generation = self.store.generation
         start: Message | None = None
         chunks: list[bytes] = []

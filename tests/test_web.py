@@ -325,3 +325,14 @@ def test_a_crash_shows_an_error_page_without_a_traceback(store):
         assert api.status_code == 500 and api.json() == {"error": "Something went wrong on our side."}
         for response in (page, api):
             assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+def test_json_twins_of_filtered_pages_apply_the_same_filters(client):
+    tree = page(client.get("/papers/month/2024-07?category=cs.CR"))
+    twin = tree.xpath("//link[@type='application/json']/@href")[0]
+    assert twin == "/api/daily_papers?category=cs.CR&month=2024-07"
+    assert [i["paper"]["id"] for i in client.get(twin).json()] == ["2104.12255"]
+    coded = client.get("/api/daily_papers", params={"month": "2024-07", "has_code": "1"}).json()
+    assert [i["paper"]["id"] for i in coded] == ["2407.13168"]
+    bad = client.get("/api/daily_papers", params={"category": "<b>"})
+    assert bad.status_code == 400 and "is not an arXiv category" in bad.json()["error"]

@@ -13,7 +13,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..ids import InvalidArxivId, parse_paper_id
-from ..lists import BadParameter, parse_day, parse_month, parse_week, trending
+from ..lists import (
+    BadParameter,
+    parse_categories,
+    parse_day,
+    parse_month,
+    parse_week,
+    trending,
+)
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
 from ..storage.people import comment_counts
@@ -81,14 +88,30 @@ def api_daily_papers(
     sort: Annotated[str | None, Query(description="publishedAt (default) or trending")] = None,
     p: Annotated[str | None, Query(description="Page number, from 0")] = None,
     limit: Annotated[str | None, Query(description="1-100, default 50")] = None,
-) -> list[dict[str, Any]]:
+    category: Annotated[
+        list[str] | None, Query(description="Only these primary or cross-list categories")
+    ] = None,
+    has_code: Annotated[str | None, Query(description="1: only papers with code")] = None,
+) -> JSONResponse:
     """Papers on the daily list, newest day first and most upvoted first within a day;
-    `sort=trending` orders the trending window by score. A page past the end is `[]`."""
+    `sort=trending` orders the trending window by score. A page past the end is `[]`.
+    `category` and `has_code` are this site's additions (the page filters)."""
     page = _int(p, "p", 0, 0, None)
     size = _int(limit, "limit", 50, 1, 100)
     if sort not in (None, "publishedAt", "trending"):
         raise ApiError(400, f"sort must be publishedAt or trending, got {sort[:40]!r}")
-    where = list_filter_from(date, week, month, submitter)
+    try:
+        categories = parse_categories(category or [])
+    except BadParameter as error:
+        raise ApiError(400, str(error)) from None
+    days = list_filter_from(date, week, month, submitter)
+    where = ListFilter(
+        days.first_day,
+        days.last_day,
+        categories,
+        (has_code or "").lower() in ("1", "true", "yes", "on"),
+        submitter,
+    )
     store, config = request.app.state.store, request.app.state.config
     with store.connect() as conn:
         if sort == "trending":
@@ -96,7 +119,8 @@ def api_daily_papers(
             items = [t.item for t in ranked[page * size : (page + 1) * size]]
         else:
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
-    return [hf_daily_item(item, item.comments) for item in items]
+    # JSONResponse directly: FastAPI's generic encoder would walk every value again.
+    return JSONResponse([hf_daily_item(item, item.comments) for item in items])
 
 
 @router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")

@@ -50,11 +50,6 @@ def page(response):
     return html.fromstring(response.text)
 
 
-def titles(tree):
-    return [a.text_content() for a in tree.cssselect(".card .title a")] if hasattr(
-        tree, "cssselect") else [a.text_content() for a in tree.xpath("//article//h2/a")]
-
-
 def test_home_shows_the_newest_day_ranked_by_upvotes(client):
     tree = page(client.get("/"))
     assert tree.xpath("//h1")[0].text_content() == "Wednesday, 29 October 2025"

@@ -103,7 +103,21 @@ def _progress(label: str) -> Iterator[ProgressFn]:
         yield update
 
 
-def _finish(report: IngestReport) -> None:
+def _refresh_index(cfg: Config, store: Store) -> None:
+    """Bring the keyword index up to date after an ingest (only what changed is re-indexed)."""
+    from .search.keyword import KeywordIndex
+
+    keyword = KeywordIndex.for_data_dir(cfg.data_dir)
+    with _progress("keyword index") as progress:
+        count = keyword.update(store, lambda done, total: progress(done, total, f"{done:,}"))
+    err.print(
+        f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable", highlight=False
+    )
+
+
+def _finish(report: IngestReport, cfg: Config | None = None, store: Store | None = None) -> None:
+    if cfg is not None and store is not None and (report.counts.new or report.counts.updated):
+        _refresh_index(cfg, store)
     for problem in report.problems[:20]:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False, markup=False)
     hidden = sum(report.skipped.values()) - min(20, len(report.problems))
@@ -229,7 +243,7 @@ def ingest_oai(
             metadata_prefix=metadata_prefix,
             progress=progress,
         )
-    _finish(report)
+    _finish(report, cfg, store)
 
 
 @ingest.command("arxiv-api")
@@ -274,7 +288,7 @@ def ingest_arxiv_api(
             max_results=max_results,
             progress=progress,
         )
-    _finish(report)
+    _finish(report, cfg, store)
 
 
 @ingest.command("snapshot")
@@ -287,7 +301,7 @@ def ingest_snapshot(cfg: Config, file: Path) -> None:
     store = _open(cfg)
     with _progress("snapshot") as progress:
         report = run(store, file, batch_size=cfg.ingest_batch_size, progress=progress)
-    _finish(report)
+    _finish(report, cfg, store)
 
 
 @ingest.command("hf-daily")
@@ -316,7 +330,7 @@ def ingest_hf_daily(cfg: Config, source: str) -> None:
         report = ingest_daily_json(
             store, data, source, batch_size=cfg.ingest_batch_size, progress=progress
         )
-    _finish(report)
+    _finish(report, cfg, store)
 
 
 @cli.command()
@@ -335,7 +349,7 @@ def demo(cfg: Config, if_empty: bool) -> None:
                 return
     with _progress("demo") as progress:
         report = load_demo(store, progress=progress)
-    _finish(report)
+    _finish(report, cfg, store)
 
 
 @cli.command()
@@ -365,6 +379,78 @@ def stats(cfg: Config, as_json: bool) -> None:
     for name, n in numbers["primary_categories"].items():
         table.add_row(name, f"{n:,}")
     out.print(table)
+
+
+@cli.command()
+@click.option(
+    "--rebuild", is_flag=True, help="Drop the index and build it again from the database."
+)
+@click.pass_obj
+def index(cfg: Config, rebuild: bool) -> None:
+    """Bring the keyword search index up to date with the catalog (resumable)."""
+    from .search.keyword import KeywordIndex
+
+    store = _open(cfg)
+    keyword = KeywordIndex.for_data_dir(cfg.data_dir)
+    with _progress("keyword index") as progress:
+
+        def tick(done: int, total: int) -> None:
+            progress(done, total, f"{done:,} papers")
+
+        count = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+    click.echo(f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable")
+
+
+@cli.command()
+@click.argument("query")
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 200), help="How many results."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def search(cfg: Config, query: str, limit: int, as_json: bool) -> None:
+    """Search the catalog: words, "phrases", -exclusions, author:, cat:, year:, id:."""
+    from .search.keyword import KeywordIndex
+    from .search.query import parse_query
+    from .storage.papers import get_paper
+
+    store = _open(cfg)
+    parsed = parse_query(query)
+    ids: list[tuple[str, float | None]]
+    if parsed.paper_id:
+        ids = [(parsed.paper_id, None)]
+    else:
+        keyword = KeywordIndex.for_data_dir(cfg.data_dir)
+        if keyword.watermark is None:
+            err.print("The search index is empty: run `dailypapers index` first.")
+            sys.exit(EXIT_FAILED)
+        ids = [(h.arxiv_id, h.score) for h in keyword.search(parsed, limit=limit)]
+    results = []
+    with store.connect() as conn:
+        for arxiv_id, score in ids:
+            paper = get_paper(conn, arxiv_id)
+            if paper is not None and not paper["hidden"]:
+                results.append(
+                    {
+                        "id": arxiv_id,
+                        "title": paper["title"],
+                        "authors": paper["authors"][:5],
+                        "published": paper["published_at"].date().isoformat()
+                        if paper["published_at"]
+                        else None,
+                        "score": None if score is None else round(score, 3),
+                    }
+                )
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    if not results:
+        click.echo("no papers match")
+        sys.exit(EXIT_FAILED if parsed.paper_id else 0)
+    table = Table("#", "id", "title", "published", box=None, highlight=False)
+    for rank, item in enumerate(results, 1):
+        table.add_row(str(rank), item["id"], item["title"], item["published"] or "")
+    Console(width=160).print(table)
 
 
 @cli.group()

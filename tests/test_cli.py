@@ -66,9 +66,10 @@ def test_snapshot_exit_codes(tmp_path):
     good = DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl"
     result = run("ingest", "snapshot", str(good), env=env)
     assert result.exit_code == 0
-    assert result.output.strip() == (
+    assert result.stdout.strip() == (
         "snapshot: 17 records: 17 new, 0 updated, 0 unchanged, 0 skipped"
     )
+    assert "keyword index: 17 papers indexed" in result.stderr
     bad = tmp_path / "bad.json.gz"
     with gzip.open(bad, "wb") as out:
         out.write(good.read_bytes().splitlines()[0] + b"\n{broken\n")

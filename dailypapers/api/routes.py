@@ -21,6 +21,8 @@ from ..lists import (
     parse_week,
     trending,
 )
+from ..search.keyword import KeywordIndex
+from ..search.query import parse_query
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
 from ..storage.people import comment_counts
@@ -123,21 +125,41 @@ def api_daily_papers(
     return JSONResponse([hf_daily_item(item, item.comments) for item in items])
 
 
+def keyword_index(request: Request) -> KeywordIndex | None:
+    """This process's keyword index, or None while none has been built."""
+    state = request.app.state
+    if getattr(state, "keyword_index", None) is None:
+        index = KeywordIndex.for_data_dir(state.config.data_dir)
+        if index.watermark is None:
+            return None
+        state.keyword_index = index
+    return state.keyword_index
+
+
 @router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
 def api_search(
     request: Request,
     q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
     limit: Annotated[str | None, Query(description="1-120, default 120")] = None,
 ) -> list[dict[str, Any]]:
-    """Papers whose title, abstract or authors contain every word of `q`."""
+    """Keyword search (BM25, title weighted highest) in the query language of docs/search.md;
+    an arXiv id or URL returns that paper. Until `dailypapers index` has built the keyword
+    index, a plain substring search stands in."""
     size = _int(limit, "limit", 120, 1, 120)
     if q is None or not q.strip():
         raise ApiError(400, "q is required")
-    terms = [t for t in q[:250].split() if t][:12]
+    parsed = parse_query(q[:250])
+    keyword = keyword_index(request)
     store = request.app.state.store
     with store.connect() as conn:
-        hits = search_papers(conn, terms, size)
-        papers = [get_paper(conn, hit["arxiv_id"]) for hit in hits]
+        if parsed.paper_id:
+            found = [parsed.paper_id]
+        elif keyword is not None:
+            found = [hit.arxiv_id for hit in keyword.search(parsed, limit=size)]
+        else:
+            terms = [t for t in q[:250].split() if t][:12]
+            found = [hit["arxiv_id"] for hit in search_papers(conn, terms, size)]
+        papers = [p for p in (get_paper(conn, i) for i in found) if p and not p["hidden"]]
         entries = {p["arxiv_id"]: daily_entry(conn, p["arxiv_id"]) for p in papers if p}
         counts = comment_counts(conn, list(entries))
     return [

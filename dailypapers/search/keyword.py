@@ -1,0 +1,218 @@
+"""The keyword leg: BM25 over title (weighted highest), authors and abstract with English
+stemming, in a tantivy index kept beside the database (`<data_dir>/search/keyword`).
+
+The database stays the source of truth: `rebuild` makes the index from it, `update` re-indexes
+papers changed since the last run (a watermark on `papers.modified_at`, so an interrupted run
+just does the rest next time). User input never reaches tantivy's query syntax: queries are
+built from ParsedQuery's word lists, which hold only word characters.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import tantivy
+
+from ..storage import Store
+from ..storage.schema import papers
+from .query import ParsedQuery
+
+FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
+_BATCH = 2000
+_META = "dailypapers-index.json"
+REINDEX_OVERLAP = timedelta(seconds=60)
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("arxiv_id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("abstract", tokenizer_name="en_stem")
+    builder.add_text_field("authors", tokenizer_name="default")
+    builder.add_text_field("categories", tokenizer_name="raw")
+    builder.add_integer_field("year", indexed=True, fast=True)
+    builder.add_integer_field("has_code", indexed=True, fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    arxiv_id: str
+    score: float
+
+
+class KeywordIndex:
+    """A tantivy index of the catalog. Open one per process; searching is thread-safe."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.index = tantivy.Index(_schema(), path=str(folder), reuse=True)
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | Path) -> KeywordIndex:
+        return cls(Path(data_dir).expanduser() / "search" / "keyword")
+
+    # --- building --------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> datetime | None:
+        meta = self.folder / _META
+        if not meta.is_file():
+            return None
+        value = json.loads(meta.read_text()).get("indexed_until")
+        return datetime.fromisoformat(value) if value else None
+
+    def _set_watermark(self, value: datetime | None) -> None:
+        text = json.dumps({"indexed_until": value.isoformat() if value else None})
+        temporary = self.folder / (_META + ".tmp")
+        temporary.write_text(text)
+        temporary.replace(self.folder / _META)
+
+    def rebuild(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop everything and index every visible paper; returns how many were indexed."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.index = tantivy.Index(_schema(), path=str(self.folder), reuse=False)
+        return self.update(store, progress)
+
+    def update(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-index the papers changed since the last update (all of them the first time).
+
+        Each batch is committed with the watermark after it, so a killed run resumes where it
+        stopped. Hidden papers are removed. Returns the number of papers (re)indexed.
+        """
+        since = self.watermark
+        if since is not None:
+            # Papers are stamped when their transaction writes them, to the second: look back a
+            # little so one committed just after the last run, or in the same second, is not
+            # missed. Re-indexing a paper twice is harmless.
+            since -= REINDEX_OVERLAP
+        with store.connect() as conn:
+            condition = papers.c.modified_at >= since if since else sa.true()
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(papers).where(condition)
+            ).scalar_one()
+        done = 0
+        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        try:
+            for rows in _changed_rows(store, since):
+                for row in rows:
+                    writer.delete_documents_by_term("arxiv_id", row["arxiv_id"])
+                    if not row["hidden"]:
+                        writer.add_document(_document(row))
+                writer.commit()
+                self._set_watermark(max(r["modified_at"] for r in rows))
+                done += len(rows)
+                if progress:
+                    progress(done, int(total))
+        finally:
+            writer.wait_merging_threads()
+            self.index.reload()
+        return done
+
+    # --- searching -------------------------------------------------------------------------
+
+    def search(
+        self, query: ParsedQuery, *, limit: int = 20, has_code: bool = False
+    ) -> list[KeywordHit]:
+        """Best matches first (BM25 with field boosts); [] when the query has no terms."""
+        text = build_query_text(query, has_code=has_code)
+        if not text:
+            return []
+        parsed, _errors = self.index.parse_query_lenient(
+            text, list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS
+        )
+        searcher = self.index.searcher()
+        result = searcher.search(parsed, limit=limit, count=False)
+        hits = []
+        for score, address in result.hits:
+            document = searcher.doc(address)
+            hits.append(KeywordHit(document["arxiv_id"][0], float(score)))
+        return hits
+
+    def count(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+
+def build_query_text(query: ParsedQuery, *, has_code: bool = False) -> str:
+    """tantivy query syntax from a ParsedQuery. Words hold only word characters, so the
+    result is always valid; filters become required clauses."""
+    clauses: list[str] = []
+    if query.words:
+        clauses.append(" ".join(query.words))
+    for phrase in query.phrases:
+        quoted = '"' + " ".join(phrase) + '"'
+        clauses.append(f"+(title:{quoted} abstract:{quoted})")
+    for author in query.authors:
+        clauses.append(f"+authors:{author}")
+    if query.categories:
+        clauses.append("+(" + " ".join(f'categories:"{c}"' for c in query.categories) + ")")
+    if query.years:
+        clauses.append(f"+year:[{query.years[0]} TO {query.years[1]}]")
+    if has_code:
+        clauses.append("+has_code:1")
+    if not (query.words or query.phrases or query.authors):
+        if not (query.categories or query.years):
+            return ""
+        clauses.append("*")  # filters alone: every paper they allow
+    for word in query.excluded_words:
+        clauses.append(f"-title:{word} -abstract:{word} -authors:{word}")
+    for phrase in query.excluded_phrases:
+        quoted = '"' + " ".join(phrase) + '"'
+        clauses.append(f"-title:{quoted} -abstract:{quoted}")
+    return " ".join(clauses)
+
+
+def _changed_rows(store: Store, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
+    """Changed papers in batches, oldest change first (so the watermark only moves forward)."""
+    columns = [
+        papers.c.arxiv_id,
+        papers.c.title,
+        papers.c.abstract,
+        papers.c.authors,
+        papers.c.categories,
+        papers.c.published_at,
+        papers.c.has_code,
+        papers.c.hidden,
+        papers.c.modified_at,
+    ]
+    last: tuple[datetime, str] | None = None
+    while True:
+        query = sa.select(*columns).order_by(papers.c.modified_at, papers.c.arxiv_id)
+        if since is not None:
+            query = query.where(papers.c.modified_at >= since)
+        if last is not None:
+            query = query.where(
+                sa.or_(
+                    papers.c.modified_at > last[0],
+                    sa.and_(papers.c.modified_at == last[0], papers.c.arxiv_id > last[1]),
+                )
+            )
+        with store.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query.limit(_BATCH))]
+        if not rows:
+            return
+        last = (rows[-1]["modified_at"], rows[-1]["arxiv_id"])
+        yield rows
+
+
+def _document(row: dict[str, Any]) -> tantivy.Document:
+    document = tantivy.Document()
+    document.add_text("arxiv_id", row["arxiv_id"])
+    document.add_text("title", row["title"])
+    document.add_text("abstract", row["abstract"])
+    document.add_text("authors", " ; ".join(json.loads(row["authors"])))
+    for category in json.loads(row["categories"]):
+        document.add_text("categories", category)
+    if row["published_at"] is not None:
+        document.add_integer("year", row["published_at"].year)
+    document.add_integer("has_code", 1 if row["has_code"] else 0)
+    return document

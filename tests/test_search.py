@@ -1,0 +1,181 @@
+"""The query language and the keyword index, on catalogs in SQLite and PostgreSQL."""
+
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dailypapers.cli import cli
+from dailypapers.ingest.demo import load_demo
+from dailypapers.ingest.records import PaperRecord, VersionRecord
+from dailypapers.search.keyword import KeywordIndex, build_query_text
+from dailypapers.search.query import MAX_QUERY, parse_query
+from dailypapers.storage.papers import write_papers
+
+
+def test_query_language():
+    query = parse_query('sparse attention "long documents" -survey -"old idea" author:Beltagy '
+                        "cat:cs.CL year:2021-2019")
+    assert query.words == ["sparse", "attention"]
+    assert query.phrases == [["long", "documents"]]
+    assert query.excluded_words == ["survey"] and query.excluded_phrases == [["old", "idea"]]
+    assert query.authors == ["beltagy"] and query.categories == ["cs.CL"]
+    assert query.years == (2019, 2021)
+
+
+@pytest.mark.parametrize(
+    ("text", "paper_id"),
+    [("2004.05150", "2004.05150"), ("https://arxiv.org/abs/2004.05150v2", "2004.05150"),
+     ("id:hep-th/9901001 ignored words", "hep-th/9901001"), ("arXiv:1302.2146", "1302.2146")],
+)
+def test_ids_and_urls_jump_to_the_paper(text, paper_id):
+    assert parse_query(text).paper_id == paper_id
+
+
+def test_hostile_and_odd_input_is_just_text():
+    query = parse_query('a AND (b OR c*) :: "unbalanced note:x 🙂 ' + "x" * (MAX_QUERY * 2))
+    assert query.words == ["a", "and", "b", "or", "c"]
+    assert query.phrases[0][:3] == ["unbalanced", "note", "x"]  # the quote closes at the end
+    assert len(query.text) == MAX_QUERY
+    assert parse_query("word " * 100).long
+
+
+@pytest.fixture
+def indexed(store, tmp_path):
+    load_demo(store)
+    keyword = KeywordIndex(tmp_path / "keyword")
+    assert keyword.rebuild(store) == keyword.count() > 500
+    return keyword
+
+
+def ids(keyword, text, **kwargs):
+    return [hit.arxiv_id for hit in keyword.search(parse_query(text), **kwargs)]
+
+
+def test_unambiguous_queries_rank_the_right_paper_first(indexed):
+    assert ids(indexed, "same-sign dilepton RPV supersymmetry")[0] == "1302.2146"
+    assert ids(indexed, "satellite land use classification without pre-training")[0] == (
+        "local-8df39cf8a6a6")
+    assert ids(indexed, "crypto bugs in BLS signature libraries zero")[0] == "2104.12255"
+
+
+def test_filters_phrases_authors_and_exclusions(indexed, store):
+    from dailypapers.storage.papers import get_paper
+
+    assert ids(indexed, "author:Perelstein") == ["1302.2146"]
+    assert ids(indexed, '"dilepton signature"') == ["1302.2146"]
+    assert "1302.2146" not in ids(indexed, "dilepton -gluino")
+    quantum = ids(indexed, "quantum cat:quant-ph", limit=15)
+    with store.connect() as conn:
+        found = [get_paper(conn, i) for i in quantum]
+    assert quantum and all("quant-ph" in p["categories"] for p in found)
+    years = ids(indexed, "quantum year:2010-2012", limit=15)
+    with store.connect() as conn:
+        assert years and all(2010 <= get_paper(conn, i)["published_at"].year <= 2012
+                             for i in years)
+    coded = ids(indexed, "benchmark", has_code=True, limit=50)
+    with store.connect() as conn:
+        assert all(get_paper(conn, i)["has_code"] for i in coded)
+    assert ids(indexed, "") == [] and ids(indexed, "-only -exclusions") == []
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_string_searches_without_error(indexed, text):
+    query = parse_query(text)
+    build_query_text(query)
+    indexed.search(query, limit=5)
+
+
+def test_a_new_version_replaces_the_old_document(store, indexed):
+    renamed = PaperRecord(
+        "1302.2146", "Quasiparticle zebra renaming study", "A new abstract about zebras.",
+        source="oai", versions=[VersionRecord(3, datetime(2015, 1, 1, tzinfo=UTC))],
+        latest_version=3, categories=["hep-ph"],
+    )
+    with store.begin() as conn:
+        write_papers(conn, [renamed])
+    before = indexed.count()
+    assert indexed.update(store) >= 1
+    assert ids(indexed, "zebra") == ["1302.2146"]
+    assert "1302.2146" not in ids(indexed, "dilepton signature")
+    assert indexed.count() == before  # replaced, not duplicated
+
+
+def test_interrupted_update_resumes_from_the_watermark(store, tmp_path):
+    load_demo(store)
+    keyword = KeywordIndex(tmp_path / "kw")
+    seen = []
+
+    def stop_after_first_batch(done, total):
+        seen.append(done)
+        raise KeyboardInterrupt
+
+    import dailypapers.search.keyword as module
+
+    module_batch = module._BATCH
+    module._BATCH = 100
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            keyword.update(store, stop_after_first_batch)
+        assert seen == [100]
+        assert keyword.count() == 100 and keyword.watermark is not None
+        keyword.update(store)
+    finally:
+        module._BATCH = module_batch
+    with store.connect() as conn:
+        from dailypapers.storage.stats import catalog_stats
+
+        assert keyword.count() == catalog_stats(conn)["papers"]
+
+
+def test_cli_index_and_search(tmp_path, database_url):
+    env = {"DAILYPAPERS_DATABASE_URL": database_url, "DAILYPAPERS_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    loaded = runner.invoke(cli, ["demo"], env=env)
+    assert loaded.exit_code == 0 and "keyword index: 553 papers indexed" in loaded.stderr
+    elsewhere = {**env, "DAILYPAPERS_DATA_DIR": str(tmp_path / "no-index-here")}
+    empty = runner.invoke(cli, ["search", "dilepton"], env=elsewhere)
+    assert empty.exit_code == 1 and "run `dailypapers index` first" in empty.output
+    built = runner.invoke(cli, ["index", "--rebuild"], env=env)
+    assert built.exit_code == 0 and "553 papers indexed, 553 searchable" in built.output
+    result = runner.invoke(cli, ["search", "same-sign dilepton", "--json", "--limit", "3"],
+                           env=env)
+    import json
+
+    hits = json.loads(result.output)
+    assert hits[0]["id"] == "1302.2146" and len(hits) <= 3
+    jump = runner.invoke(cli, ["search", "https://arxiv.org/abs/1302.2146v2"], env=env)
+    assert "The Same-Sign Dilepton Signature" in jump.output
+
+
+def test_api_search_uses_the_keyword_index_once_built(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from dailypapers.config import load_config
+    from dailypapers.web.app import create_app
+
+    load_demo(store)
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path),
+                                  "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"})
+    app = create_app(config, store)
+    with TestClient(app) as client:
+        # before an index exists: substring search, every word required
+        plain = client.get("/api/papers/search", params={"q": "dilepton signature"}).json()
+        assert [h["paper"]["id"] for h in plain] == ["1302.2146"]
+        assert client.get("/api/papers/search",
+                          params={"q": "dilepton zebra"}).json() == []
+        KeywordIndex.for_data_dir(tmp_path).rebuild(store)
+        ranked = client.get("/api/papers/search",
+                            params={"q": "dilepton zebra", "limit": 3}).json()
+        assert ranked[0]["paper"]["id"] == "1302.2146"  # BM25: not every word needed
+        assert ranked[0]["title"] == "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
+        by_author = client.get("/api/papers/search", params={"q": "author:Perelstein"}).json()
+        assert [h["paper"]["id"] for h in by_author] == ["1302.2146"]
+        jump = client.get("/api/papers/search", params={"q": "arXiv:1302.2146v2"}).json()
+        assert [h["paper"]["id"] for h in jump] == ["1302.2146"]
+        odd = client.get("/api/papers/search", params={"q": 'AND ( " :: *'})
+        assert odd.status_code == 200

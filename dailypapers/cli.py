@@ -104,9 +104,12 @@ def _progress(label: str) -> Iterator[ProgressFn]:
 
 
 def _refresh_index(cfg: Config, store: Store) -> None:
-    """Bring the keyword index up to date after an ingest (only what changed is re-indexed)."""
+    """Bring the keyword index up to date after an ingest (only what changed is re-indexed).
+    PostgreSQL keeps its full-text column itself."""
     from .search.keyword import KeywordIndex
 
+    if store.dialect == "postgresql":
+        return
     keyword = KeywordIndex.for_data_dir(cfg.data_dir)
     with _progress("keyword index") as progress:
         count = keyword.update(store, lambda done, total: progress(done, total, f"{done:,}"))
@@ -391,6 +394,9 @@ def index(cfg: Config, rebuild: bool) -> None:
     from .search.keyword import KeywordIndex
 
     store = _open(cfg)
+    if store.dialect == "postgresql":
+        click.echo("keyword index: PostgreSQL keeps its full-text index itself; nothing to do")
+        return
     keyword = KeywordIndex.for_data_dir(cfg.data_dir)
     with _progress("keyword index") as progress:
 
@@ -410,7 +416,7 @@ def index(cfg: Config, rebuild: bool) -> None:
 @click.pass_obj
 def search(cfg: Config, query: str, limit: int, as_json: bool) -> None:
     """Search the catalog: words, "phrases", -exclusions, author:, cat:, year:, id:."""
-    from .search.keyword import KeywordIndex
+    from .search import keyword_search
     from .search.query import parse_query
     from .storage.papers import get_paper
 
@@ -420,8 +426,8 @@ def search(cfg: Config, query: str, limit: int, as_json: bool) -> None:
     if parsed.paper_id:
         ids = [(parsed.paper_id, None)]
     else:
-        keyword = KeywordIndex.for_data_dir(cfg.data_dir)
-        if keyword.watermark is None:
+        keyword = keyword_search(store, cfg.data_dir)
+        if keyword is None:
             err.print("The search index is empty: run `dailypapers index` first.")
             sys.exit(EXIT_FAILED)
         ids = [(h.arxiv_id, h.score) for h in keyword.search(parsed, limit=limit)]

@@ -56,6 +56,8 @@ def test_migrations_reach_head_and_match_the_schema(store):
     inspector = sa.inspect(store.engine)
     for table in schema.metadata.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
+        if store.dialect == "postgresql" and table.name == "papers":
+            columns.remove("search_vector")  # PostgreSQL only, generated (migration 0003)
         assert columns == {c.name for c in table.columns}, table.name
 
 

@@ -21,7 +21,7 @@ from ..lists import (
     parse_week,
     trending,
 )
-from ..search.keyword import KeywordIndex
+from ..search import KeywordSearch, keyword_search
 from ..search.query import parse_query
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
@@ -125,14 +125,11 @@ def api_daily_papers(
     return JSONResponse([hf_daily_item(item, item.comments) for item in items])
 
 
-def keyword_index(request: Request) -> KeywordIndex | None:
-    """This process's keyword index, or None while none has been built."""
+def keyword_index(request: Request) -> KeywordSearch | None:
+    """This process's keyword leg, or None while none has been built (SQLite)."""
     state = request.app.state
     if getattr(state, "keyword_index", None) is None:
-        index = KeywordIndex.for_data_dir(state.config.data_dir)
-        if index.watermark is None:
-            return None
-        state.keyword_index = index
+        state.keyword_index = keyword_search(state.store, state.config.data_dir)
     return state.keyword_index
 
 

@@ -190,3 +190,38 @@ def test_api_search_uses_the_keyword_index_once_built(store, tmp_path):
         assert [h["paper"]["id"] for h in jump] == ["1302.2146"]
         odd = client.get("/api/papers/search", params={"q": 'AND ( " :: *'})
         assert odd.status_code == 200
+
+
+def test_search_page_highlights_filters_jumps_and_feeds(store, tmp_path):
+    from fastapi.testclient import TestClient
+    from lxml import etree, html
+
+    from dailypapers.config import load_config
+    from dailypapers.web.app import create_app
+
+    load_demo(store)
+    KeywordIndex.for_data_dir(tmp_path).rebuild(store)
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
+    with TestClient(create_app(config, store)) as client:
+        response = client.get("/search", params={"q": "same-sign dilepton"})
+        tree = html.fromstring(response.text)
+        first = tree.xpath("//article[contains(@class,'result')]")[0]
+        assert first.get("id") == "paper-1302.2146"
+        assert [m.text for m in first.xpath(".//h2//mark")] == ["Same", "Sign", "Dilepton"]
+        assert tree.xpath("//link[@type='application/json']/@href") == [
+            "/api/papers/search?q=same-sign%20dilepton"]
+        hostile = client.get("/search", params={"q": "<script>alert(1)</script> dilepton"})
+        assert hostile.status_code == 200 and "<script>alert(1)" not in hostile.text
+        jump = client.get("/search", params={"q": "arXiv:1302.2146v2"}, follow_redirects=False)
+        assert jump.status_code == 303 and jump.headers["location"] == "/papers/1302.2146"
+        coded = html.fromstring(client.get("/search", params={"q": "benchmark",
+                                                              "has_code": "1"}).text)
+        for article in coded.xpath("//article[contains(@class,'result')]"):
+            assert article.xpath(".//a[contains(@class,'code')]")
+        empty = client.get("/search", params={"q": ""})
+        assert empty.status_code == 200 and "Words, \"exact phrases\"" in empty.text
+        feed = etree.fromstring(client.get("/feeds/search.atom",
+                                           params={"q": "dilepton signature"}).content)
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        assert feed.xpath("//a:entry/a:id/text()", namespaces=ns)[0].endswith(
+            "/papers/1302.2146")

@@ -23,7 +23,7 @@ from ..config import Config
 from ..lists import iso_week
 from ..ratelimit import RateLimiter
 from ..storage import Store, open_store
-from . import actions, auth, feeds, pages
+from . import actions, auth, feeds, pages, searchpage
 from .cache import PageCache
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         this_month=lambda: date.today().strftime("%Y-%m"),
     )
     templates.env.filters["http_url"] = _http_url
+    templates.env.filters["highlight"] = searchpage.highlight
     app.state.templates = templates
 
     @app.exception_handler(ApiError)
@@ -116,6 +117,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(actions.router)  # before /api/papers/{id:path}, which would shadow it
     app.include_router(api_router)
+    app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
     app.include_router(auth.router)
     app.include_router(actions.pages)

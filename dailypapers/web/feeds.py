@@ -52,6 +52,32 @@ def _build(request: Request, kind: str, fmt: str, title: str, items: list[DailyI
     return Response(body, media_type=MEDIA[fmt])
 
 
+def feed_response(request: Request, title: str, papers: list[dict]) -> Response:
+    """An Atom feed of catalog papers (search results), best first."""
+    base = _base(request)
+    feed = FeedGenerator()
+    feed.id(f"{base}{request.url.path}?{request.url.query}")
+    feed.title(title)
+    feed.link(href=f"{base}/search?{request.url.query}", rel="alternate")
+    feed.link(href=str(request.url), rel="self")
+    feed.updated(
+        max((p["modified_at"] for p in papers), default=datetime(2000, 1, 1)).replace(tzinfo=UTC)
+    )
+    for paper in reversed(papers):
+        url = f"{base}/papers/{paper['arxiv_id']}"
+        entry = feed.add_entry()
+        entry.id(url)
+        entry.title(paper["title"])
+        entry.link(href=url)
+        entry.summary(paper["abstract"])
+        for name in paper["authors"][:20]:
+            entry.author({"name": name})
+        if paper["published_at"]:
+            entry.published(paper["published_at"].replace(tzinfo=UTC))
+        entry.updated(paper["modified_at"].replace(tzinfo=UTC))
+    return Response(feed.atom_str(pretty=True), media_type=MEDIA["atom"])
+
+
 @router.get("/feeds/{kind}.{fmt}")
 def feed(request: Request, kind: str, fmt: str) -> Response:
     if kind not in ("daily", "trending") or fmt not in MEDIA:

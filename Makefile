@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PIP_INSTALL) --upgrade pip
 
 $(VENV)/.setup-run: pyproject.toml | $(BIN)/python
-	$(PIP_INSTALL) -e '.[postgres]'
+	$(PIP_INSTALL) -e '.[postgres,semantic]'
 	touch $@
 
 $(VENV)/.setup-test: pyproject.toml | $(BIN)/python

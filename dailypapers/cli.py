@@ -386,25 +386,90 @@ def stats(cfg: Config, as_json: bool) -> None:
 
 @cli.command()
 @click.option(
-    "--rebuild", is_flag=True, help="Drop the index and build it again from the database."
+    "--rebuild", is_flag=True, help="Drop the keyword index and build it again from the database."
 )
+@click.option("--no-vectors", is_flag=True, help="Only the keyword index; embed nothing.")
+@click.option("--device", help="Embed on this device (cpu, cuda); default: embedding_device.")
+@click.option("--limit", type=click.IntRange(1), help="Embed at most this many papers now.")
 @click.pass_obj
-def index(cfg: Config, rebuild: bool) -> None:
-    """Bring the keyword search index up to date with the catalog (resumable)."""
+def index(
+    cfg: Config, rebuild: bool, no_vectors: bool, device: str | None, limit: int | None
+) -> None:
+    """Bring the search indexes up to date with the catalog: the keyword index, then the
+    embeddings of papers that need one (newest first; resumable: stop it any time)."""
     from .search.keyword import KeywordIndex
 
     store = _open(cfg)
     if store.dialect == "postgresql":
         click.echo("keyword index: PostgreSQL keeps its full-text index itself; nothing to do")
+    else:
+        keyword = KeywordIndex.for_data_dir(cfg.data_dir)
+        with _progress("keyword index") as progress:
+
+            def tick(done: int, total: int) -> None:
+                progress(done, total, f"{done:,} papers")
+
+            count = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+        click.echo(f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable")
+    if no_vectors:
         return
-    keyword = KeywordIndex.for_data_dir(cfg.data_dir)
-    with _progress("keyword index") as progress:
+    from .search.vector import Embedder, embed_pending
 
-        def tick(done: int, total: int) -> None:
-            progress(done, total, f"{done:,} papers")
+    embedder = Embedder(device or cfg.embedding_device, cfg.embedding_max_tokens)
+    with _progress("embeddings") as progress:
+        embedded = embed_pending(
+            store,
+            embedder,
+            batch_size=cfg.embedding_batch_size,
+            stop_after=limit,
+            progress=lambda done, total: progress(done, total, f"{done:,} papers"),
+        )
+    click.echo(f"embeddings: {embedded:,} papers embedded with {embedder.name}")
 
-        count = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
-    click.echo(f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable")
+
+@cli.command()
+@click.argument("paper")
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="How many papers."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
+    """The papers closest in meaning to PAPER (an arXiv id or URL)."""
+    from .ids import InvalidArxivId, parse_paper_id
+    from .search.vector import MODEL
+    from .storage.papers import get_paper
+    from .storage.vectors import nearest, vector_of
+
+    try:
+        arxiv_id = parse_paper_id(paper)
+    except InvalidArxivId as error:
+        raise click.BadParameter(str(error), param_hint="PAPER") from None
+    store = _open(cfg)
+    model = f"{MODEL}@{cfg.embedding_max_tokens}"
+    with store.connect() as conn:
+        vector = vector_of(conn, arxiv_id, model)
+        if vector is None:
+            err.print(
+                f"{arxiv_id} has no embedding yet: run `dailypapers index` (or it is not "
+                "in the catalog).",
+                highlight=False,
+            )
+            sys.exit(EXIT_FAILED)
+        found = nearest(conn, vector, model, limit, exclude=[arxiv_id])
+        rows = [(get_paper(conn, i), score) for i, score in found]
+    results = [
+        {"id": p["arxiv_id"], "title": p["title"], "similarity": round(score, 4)}
+        for p, score in rows
+        if p
+    ]
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    table = Table("#", "id", "similarity", "title", box=None, highlight=False)
+    for rank, item in enumerate(results, 1):
+        table.add_row(str(rank), item["id"], f"{item['similarity']:.3f}", item["title"])
+    Console(width=160).print(table)
 
 
 @cli.command()

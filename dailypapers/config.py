@@ -199,6 +199,14 @@ SETTINGS = [
         _positive_float,
         "How long pages for anonymous readers are reused; 0 turns the cache off",
     ),
+    Setting("embedding_device", "cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1"),
+    Setting(
+        "embedding_max_tokens",
+        256,
+        _positive_int,
+        "Tokens of title + abstract the model reads (part of the vectors' model name)",
+    ),
+    Setting("embedding_batch_size", 64, _positive_int, "Papers embedded per batch"),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -164,6 +164,46 @@ def api_search(
     ]
 
 
+def similar_to(request: Request, arxiv_id: str, limit: int) -> list[tuple[dict[str, Any], float]]:
+    """(paper, cosine similarity) nearest to a paper's embedding; [] while it has none."""
+    from ..search.vector import MODEL
+    from ..storage.vectors import nearest, vector_of
+
+    model = f"{MODEL}@{request.app.state.config.embedding_max_tokens}"
+    with request.app.state.store.connect() as conn:
+        vector = vector_of(conn, arxiv_id, model)
+        if vector is None:
+            return []
+        found = nearest(conn, vector, model, limit, exclude=[arxiv_id])
+        papers = [(get_paper(conn, i), score) for i, score in found]
+    return [(p, score) for p, score in papers if p is not None]
+
+
+@router.get("/api/papers/{paper_id:path}/similar", summary="Papers similar to a paper")
+def api_similar(
+    request: Request,
+    paper_id: str,
+    limit: Annotated[str | None, Query(description="1-50, default 10")] = None,
+) -> JSONResponse:
+    """The nearest papers by meaning (all-MiniLM-L6-v2 embeddings of title and abstract),
+    closest first, each a search-hit-shaped item plus `similarity` (cosine). The paper itself
+    is never included. An empty list while the paper has no embedding yet."""
+    size = _int(limit, "limit", 10, 1, 50)
+    arxiv_id = resolve_paper_id(paper_id)
+    with request.app.state.store.connect() as conn:
+        paper = get_paper(conn, arxiv_id)
+    if paper is None or paper["hidden"]:
+        raise ApiError(404, f"Paper {arxiv_id!r} not found")
+    items = []
+    for other, score in similar_to(request, arxiv_id, size):
+        with request.app.state.store.connect() as conn:
+            entry = daily_entry(conn, other["arxiv_id"])
+        item = hf_search_hit(other, entry, 0)
+        item["similarity"] = round(score, 4)
+        items.append(item)
+    return JSONResponse(items)
+
+
 @router.get("/api/papers/{paper_id:path}", summary="One paper (Hugging Face compatible)")
 def api_paper(request: Request, paper_id: str) -> dict[str, Any]:
     """The paper as a flat object, with its (empty) linked model, dataset and space lists."""

@@ -169,6 +169,22 @@ comments = sa.Table(
     sa.Column("hidden", sa.Boolean, nullable=False),
 )
 
+paper_vectors = sa.Table(
+    "paper_vectors",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model", sa.String(120), nullable=False),
+    # float32 bytes on SQLite; pgvector vector(384) on PostgreSQL (storage/vectors.py converts)
+    sa.Column("embedding", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)
 sa.Index(

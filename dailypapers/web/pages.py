@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..api.routes import ApiError, markdown_response, resolve_paper_id
+from ..api.routes import ApiError, markdown_response, resolve_paper_id, similar_to
 from ..lists import (
     BadParameter,
     Trending,
@@ -287,5 +287,6 @@ def paper_page(request: Request, paper_id: str) -> Response:
             "local": arxiv_id.startswith("local-"),
             "comments": comments,
             "voted": voted,
+            "similar": similar_to(request, arxiv_id, 6),
         },
     )

@@ -1,0 +1,159 @@
+"""Stored embeddings: which papers still need one, saving them, and nearest neighbours.
+
+A paper needs a vector when it has none, when its vector came from an older version, or when
+another model made it. SQLite keeps float32 bytes and answers neighbours exactly (fine for a
+demo-sized catalog; the ANN index beside the file is the next step, issue 4); PostgreSQL keeps
+pgvector values and answers with its HNSW index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .schema import paper_vectors, papers
+
+DIMENSIONS = 384
+
+
+def pending_papers(conn: Connection, model: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` visible papers without a current vector from `model`, newest first."""
+    vector = paper_vectors.alias("v")
+    query = (
+        sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.latest_version)
+        .select_from(papers.outerjoin(vector, vector.c.arxiv_id == papers.c.arxiv_id))
+        .where(
+            papers.c.hidden.is_(False),
+            sa.or_(
+                vector.c.arxiv_id.is_(None),
+                vector.c.model != model,
+                vector.c.version < sa.func.coalesce(papers.c.latest_version, 0),
+            ),
+        )
+        .order_by(papers.c.published_at.desc().nulls_last(), papers.c.arxiv_id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def count_pending(conn: Connection, model: str) -> int:
+    vector = paper_vectors.alias("v")
+    query = (
+        sa.select(sa.func.count())
+        .select_from(papers.outerjoin(vector, vector.c.arxiv_id == papers.c.arxiv_id))
+        .where(
+            papers.c.hidden.is_(False),
+            sa.or_(
+                vector.c.arxiv_id.is_(None),
+                vector.c.model != model,
+                vector.c.version < sa.func.coalesce(papers.c.latest_version, 0),
+            ),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def _pg_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+
+
+def save_vectors(
+    conn: Connection, model: str, items: Sequence[tuple[str, int, np.ndarray]]
+) -> None:
+    """Replace the vectors of these (arxiv_id, version, vector) papers; one row per paper."""
+    if not items:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    ids = [arxiv_id for arxiv_id, _, _ in items]
+    conn.execute(sa.delete(paper_vectors).where(paper_vectors.c.arxiv_id.in_(ids)))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text(
+                "INSERT INTO paper_vectors (arxiv_id, version, model, embedding, created_at) "
+                "VALUES (:arxiv_id, :version, :model, CAST(:embedding AS vector), :now)"
+            ),
+            [
+                {
+                    "arxiv_id": a,
+                    "version": v,
+                    "model": model,
+                    "embedding": _pg_literal(e),
+                    "now": now,
+                }
+                for a, v, e in items
+            ],
+        )
+    else:
+        conn.execute(
+            sa.insert(paper_vectors),
+            [
+                {
+                    "arxiv_id": a,
+                    "version": v,
+                    "model": model,
+                    "embedding": np.asarray(e, dtype="<f4").tobytes(),
+                    "created_at": now,
+                }
+                for a, v, e in items
+            ],
+        )
+
+
+def vector_of(conn: Connection, arxiv_id: str, model: str) -> np.ndarray | None:
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(
+            sa.text(
+                "SELECT embedding::text FROM paper_vectors WHERE arxiv_id = :id AND model = :model"
+            ),
+            {"id": arxiv_id, "model": model},
+        ).first()
+        if row is None:
+            return None
+        return np.array([float(x) for x in row[0].strip("[]").split(",")], dtype=np.float32)
+    row = conn.execute(
+        sa.select(paper_vectors.c.embedding).where(
+            paper_vectors.c.arxiv_id == arxiv_id, paper_vectors.c.model == model
+        )
+    ).first()
+    return None if row is None else np.frombuffer(row[0], dtype="<f4")
+
+
+def nearest(
+    conn: Connection, vector: np.ndarray, model: str, limit: int, exclude: Sequence[str] = ()
+) -> list[tuple[str, float]]:
+    """(arxiv_id, cosine similarity) of the stored vectors closest to `vector`, closest first;
+    hidden papers and `exclude` left out."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            sa.text(
+                "SELECT v.arxiv_id, 1 - (v.embedding <=> CAST(:q AS vector)) AS similarity "
+                "FROM paper_vectors v JOIN papers p ON p.arxiv_id = v.arxiv_id "
+                "WHERE v.model = :model AND NOT p.hidden "
+                "AND NOT (v.arxiv_id = ANY(:exclude)) "
+                "ORDER BY v.embedding <=> CAST(:q AS vector) LIMIT :limit"
+            ),
+            {"q": _pg_literal(vector), "model": model, "exclude": list(exclude), "limit": limit},
+        ).all()
+        return [(row.arxiv_id, float(row.similarity)) for row in rows]
+    query = (
+        sa.select(paper_vectors.c.arxiv_id, paper_vectors.c.embedding)
+        .select_from(paper_vectors.join(papers))
+        .where(paper_vectors.c.model == model, papers.c.hidden.is_(False))
+    )
+    ids: list[str] = []
+    chunks: list[bytes] = []
+    for arxiv_id, blob in conn.execute(query):
+        if arxiv_id not in exclude:
+            ids.append(arxiv_id)
+            chunks.append(blob)
+    if not ids:
+        return []
+    matrix = np.frombuffer(b"".join(chunks), dtype="<f4").reshape(len(ids), -1)
+    scores = matrix @ np.asarray(vector, dtype=np.float32)
+    top = np.argsort(-scores)[:limit]
+    return [(ids[i], float(scores[i])) for i in top]

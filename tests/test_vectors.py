@@ -1,0 +1,150 @@
+"""Embeddings with the real all-MiniLM-L6-v2 model: the resumable job, stored vectors on SQLite
+and PostgreSQL (pgvector), similar papers in the API, the page and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from lxml import html
+
+from dailypapers.cli import cli
+from dailypapers.config import load_config
+from dailypapers.ingest.arxiv_bulk import iter_snapshot
+from dailypapers.ingest.demo import iter_seed_papers
+from dailypapers.ingest.records import PaperRecord, VersionRecord
+from dailypapers.search.vector import Embedder, embed_pending, paper_text
+from dailypapers.storage.papers import get_paper, write_papers
+from dailypapers.storage.schema import paper_vectors
+from dailypapers.storage.vectors import count_pending, nearest, save_vectors, vector_of
+from dailypapers.web.app import create_app
+
+from .conftest import DEMO
+
+SATELLITE = "local-8df39cf8a6a6"  # the seed paper on EuroSAT land-use classification
+
+
+def small_catalog() -> list[PaperRecord]:
+    """The 71 seed papers (machine learning) and 17 snapshot papers (physics, maths)."""
+    records = [r for r in iter_seed_papers(DEMO / "seed-papers.json")
+               if isinstance(r, PaperRecord)]
+    with open(DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl", "rb") as lines:
+        records += [r for r in iter_snapshot(lines, "s") if isinstance(r, PaperRecord)]
+    return records
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def catalog_vectors(embedder):
+    records = small_catalog()
+    vectors = embedder.embed([paper_text(r.title, r.abstract) for r in records])
+    return {r.arxiv_id: (r.latest_version or 0, v) for r, v in zip(records, vectors)}
+
+
+@pytest.fixture
+def catalog(store, catalog_vectors, embedder):
+    with store.begin() as conn:
+        write_papers(conn, small_catalog())
+        save_vectors(conn, embedder.name, [(i, version, v) for i, (version, v)
+                                           in catalog_vectors.items()])
+    return store
+
+
+def test_the_model_is_the_real_one(embedder):
+    vectors = embedder.embed(["attention heads reading chunks of a long document",
+                              "sparse attention for long documents",
+                              "the thermal conductivity of copper at low temperature"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > 0.5 > vectors[0] @ vectors[2]
+    assert embedder.name == "sentence-transformers/all-MiniLM-L6-v2@256"
+
+
+def test_embedding_job_is_resumable_and_replaces_on_a_new_version(store, embedder):
+    with store.begin() as conn:
+        write_papers(conn, small_catalog()[-20:])
+    first = embed_pending(store, embedder, batch_size=8, stop_after=8)
+    assert first == 8  # "killed" after one batch
+    with store.connect() as conn:
+        assert count_pending(conn, embedder.name) == 12
+    assert embed_pending(store, embedder, batch_size=8) == 12
+    assert embed_pending(store, embedder) == 0
+    renamed = PaperRecord("0704.0001", "A completely different title about graph colouring",
+                          "Graph colouring bounds.", source="oai", latest_version=3,
+                          versions=[VersionRecord(3)])
+    with store.begin() as conn:
+        write_papers(conn, [renamed])
+        before = vector_of(conn, "0704.0001", embedder.name)
+    assert embed_pending(store, embedder) == 1
+    with store.connect() as conn:
+        after = vector_of(conn, "0704.0001", embedder.name)
+        rows = conn.execute(sa.select(sa.func.count()).select_from(paper_vectors)
+                            .where(paper_vectors.c.arxiv_id == "0704.0001")).scalar_one()
+        version = conn.execute(sa.select(paper_vectors.c.version)
+                               .where(paper_vectors.c.arxiv_id == "0704.0001")).scalar_one()
+    assert rows == 1 and version == 3 and float(before @ after) < 0.9
+
+
+def test_a_paraphrase_finds_the_paper(catalog, embedder):
+    query = embedder.embed(["classifying land use from satellite pictures with a custom CNN "
+                            "and attention, trained from scratch"])[0]
+    with catalog.connect() as conn:
+        found = nearest(conn, query, embedder.name, 5)
+    assert found[0][0] == SATELLITE
+    scores = [s for _, s in found]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_similar_papers_exclude_the_paper_and_agree_across_databases(catalog, embedder,
+                                                                     catalog_vectors):
+    with catalog.connect() as conn:
+        vector = vector_of(conn, SATELLITE, embedder.name)
+        found = nearest(conn, vector, embedder.name, 5, exclude=[SATELLITE])
+    assert SATELLITE not in [i for i, _ in found] and len(found) == 5
+    # the same answer an exact computation over the stored vectors gives
+    ids = [i for i in catalog_vectors if i != SATELLITE]
+    matrix = np.stack([catalog_vectors[i][1] for i in ids])
+    exact = [ids[k] for k in np.argsort(-(matrix @ catalog_vectors[SATELLITE][1]))[:5]]
+    assert [i for i, _ in found] == exact
+    # machine-learning neighbours for a machine-learning paper, not the physics ones
+    with catalog.connect() as conn:
+        assert all(get_paper(conn, i)["arxiv_id"].startswith("local-") for i, _ in found)
+
+
+def test_similar_in_the_api_and_on_the_paper_page(catalog, tmp_path):
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
+    with TestClient(create_app(config, catalog)) as client:
+        items = client.get(f"/api/papers/{SATELLITE}/similar", params={"limit": 3}).json()
+        assert len(items) == 3 and all(i["paper"]["id"] != SATELLITE for i in items)
+        assert all(i["title"] and 0 < i["similarity"] <= 1 for i in items)
+        assert [i["similarity"] for i in items] == sorted((i["similarity"] for i in items),
+                                                          reverse=True)
+        assert client.get("/api/papers/1234.56789/similar").status_code == 404
+        assert client.get(f"/api/papers/{SATELLITE}/similar",
+                          params={"limit": "0"}).status_code == 400
+        page = html.fromstring(client.get(f"/papers/{SATELLITE}").text)
+        listed = page.xpath("//section[@id='similar']//li/a/@href")
+        assert listed[:3] == [f"/papers/{i['paper']['id']}" for i in items]
+
+
+def test_cli_index_embeds_and_similar_answers(tmp_path, database_url):
+    env = {"DAILYPAPERS_DATABASE_URL": database_url, "DAILYPAPERS_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    snapshot = DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl"
+    assert runner.invoke(cli, ["ingest", "snapshot", str(snapshot)], env=env).exit_code == 0
+    before = runner.invoke(cli, ["similar", "0704.0001"], env=env)
+    assert before.exit_code == 1 and "has no embedding yet" in before.output
+    built = runner.invoke(cli, ["index"], env=env)
+    assert built.exit_code == 0, built.output
+    assert "embeddings: 17 papers embedded with sentence-transformers/all-MiniLM-L6-v2@256" in (
+        built.output)
+    result = runner.invoke(cli, ["similar", "arXiv:0704.0001v2", "--json", "--limit", "3"],
+                           env=env)
+    found = json.loads(result.output)
+    assert len(found) == 3 and "0704.0001" not in [f["id"] for f in found]

@@ -491,11 +491,16 @@ def search(cfg: Config, query: str, limit: int, as_json: bool) -> None:
     if parsed.paper_id:
         ids = [(parsed.paper_id, None)]
     else:
+        from .search import run_hybrid
+        from .search.vector import Embedder
+
         keyword = keyword_search(store, cfg.data_dir)
-        if keyword is None:
+        embedder = Embedder(cfg.embedding_device, cfg.embedding_max_tokens)
+        found = run_hybrid(store, cfg, parsed, keyword=keyword, embedder=embedder, limit=limit)
+        if not found and keyword is None:
             err.print("The search index is empty: run `dailypapers index` first.")
             sys.exit(EXIT_FAILED)
-        ids = [(h.arxiv_id, h.score) for h in keyword.search(parsed, limit=limit)]
+        ids = [(arxiv_id, None) for arxiv_id in found]
     results = []
     with store.connect() as conn:
         for arxiv_id, score in ids:

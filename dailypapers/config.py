@@ -207,6 +207,19 @@ SETTINGS = [
         "Tokens of title + abstract the model reads (part of the vectors' model name)",
     ),
     Setting("embedding_batch_size", 64, _positive_int, "Papers embedded per batch"),
+    Setting(
+        "fusion_keyword_weight",
+        1.0,
+        _positive_float,
+        "Weight of the keyword ranking in hybrid search",
+    ),
+    Setting(
+        "fusion_semantic_weight",
+        1.0,
+        _positive_float,
+        "Weight of the semantic ranking in hybrid search",
+    ),
+    Setting("fusion_depth", 100, _positive_int, "Candidates each leg brings to the fusion"),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

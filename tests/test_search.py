@@ -143,7 +143,7 @@ def test_cli_index_and_search(tmp_path, database_url):
     runner = CliRunner()
     loaded = runner.invoke(cli, ["demo"], env=env)
     assert loaded.exit_code == 0
-    built = runner.invoke(cli, ["index", "--rebuild"], env=env)
+    built = runner.invoke(cli, ["index", "--rebuild", "--no-vectors"], env=env)
     if database_url.startswith("sqlite"):
         assert "keyword index: 553 papers indexed" in loaded.stderr
         elsewhere = {**env, "DAILYPAPERS_DATA_DIR": str(tmp_path / "no-index-here")}
@@ -156,7 +156,7 @@ def test_cli_index_and_search(tmp_path, database_url):
                            env=env)
     import json
 
-    hits = json.loads(result.output)
+    hits = json.loads(result.stdout)
     assert hits[0]["id"] == "1302.2146" and len(hits) <= 3
     jump = runner.invoke(cli, ["search", "https://arxiv.org/abs/1302.2146v2"], env=env)
     assert "The Same-Sign Dilepton Signature" in jump.output

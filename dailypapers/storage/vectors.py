@@ -124,36 +124,71 @@ def vector_of(conn: Connection, arxiv_id: str, model: str) -> np.ndarray | None:
 
 
 def nearest(
-    conn: Connection, vector: np.ndarray, model: str, limit: int, exclude: Sequence[str] = ()
+    conn: Connection,
+    vector: np.ndarray,
+    model: str,
+    limit: int,
+    exclude: Sequence[str] = (),
+    *,
+    categories: Sequence[str] = (),
+    years: tuple[int, int] | None = None,
+    has_code: bool = False,
 ) -> list[tuple[str, float]]:
-    """(arxiv_id, cosine similarity) of the stored vectors closest to `vector`, closest first;
-    hidden papers and `exclude` left out."""
+    """(arxiv_id, cosine similarity) of the stored vectors closest to `vector`, closest first.
+    Hidden papers and `exclude` are left out; the filters apply before ranking, so `limit`
+    results come back whenever that many papers pass them."""
+    filters: list[str] = ["NOT p.hidden"]
+    params: dict[str, Any] = {"model": model, "limit": limit}
+    if exclude:
+        filters.append("NOT (v.arxiv_id IN :exclude)")
+        params["exclude"] = list(exclude)
+    if categories:
+        filters.append(
+            "EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id "
+            "AND c.category IN :categories)"
+        )
+        params["categories"] = list(categories)
+    if years:
+        filters.append("p.published_at >= :first AND p.published_at < :after")
+        first, after = datetime(years[0], 1, 1), datetime(years[1] + 1, 1, 1)
+        if conn.dialect.name == "sqlite":  # compared as the text SQLite stores
+            params["first"], params["after"] = first.isoformat(" "), after.isoformat(" ")
+        else:
+            params["first"], params["after"] = first, after
+    if has_code:
+        filters.append("p.has_code")
+    expanding: list[sa.BindParameter[Any]] = [
+        sa.bindparam(name, expanding=True) for name in ("exclude", "categories") if name in params
+    ]
+    where = " AND ".join(filters)
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(
-            sa.text(
-                "SELECT v.arxiv_id, 1 - (v.embedding <=> CAST(:q AS vector)) AS similarity "
-                "FROM paper_vectors v JOIN papers p ON p.arxiv_id = v.arxiv_id "
-                "WHERE v.model = :model AND NOT p.hidden "
-                "AND NOT (v.arxiv_id = ANY(:exclude)) "
-                "ORDER BY v.embedding <=> CAST(:q AS vector) LIMIT :limit"
-            ),
-            {"q": _pg_literal(vector), "model": model, "exclude": list(exclude), "limit": limit},
-        ).all()
+        params["q"] = _pg_literal(vector)
+        statement = sa.text(
+            "SELECT v.arxiv_id, 1 - (v.embedding <=> CAST(:q AS vector)) AS similarity "
+            "FROM paper_vectors v JOIN papers p ON p.arxiv_id = v.arxiv_id "
+            f"WHERE v.model = :model AND {where} "
+            "ORDER BY v.embedding <=> CAST(:q AS vector) LIMIT :limit"
+        ).bindparams(*expanding)
+        rows = conn.execute(statement, params).all()
         return [(row.arxiv_id, float(row.similarity)) for row in rows]
-    query = (
-        sa.select(paper_vectors.c.arxiv_id, paper_vectors.c.embedding)
-        .select_from(paper_vectors.join(papers))
-        .where(paper_vectors.c.model == model, papers.c.hidden.is_(False))
-    )
+    statement = sa.text(
+        "SELECT v.arxiv_id, v.embedding FROM paper_vectors v "
+        f"JOIN papers p ON p.arxiv_id = v.arxiv_id WHERE v.model = :model AND {where}"
+    ).bindparams(*expanding)
     ids: list[str] = []
     chunks: list[bytes] = []
-    for arxiv_id, blob in conn.execute(query):
-        if arxiv_id not in exclude:
-            ids.append(arxiv_id)
-            chunks.append(blob)
+    for arxiv_id, blob in conn.execute(statement, params):
+        ids.append(arxiv_id)
+        chunks.append(blob)
     if not ids:
         return []
     matrix = np.frombuffer(b"".join(chunks), dtype="<f4").reshape(len(ids), -1)
     scores = matrix @ np.asarray(vector, dtype=np.float32)
     top = np.argsort(-scores)[:limit]
     return [(ids[i], float(scores[i])) for i in top]
+
+
+def has_vectors(conn: Connection, model: str) -> bool:
+    """Whether any paper has a vector from `model` (the semantic leg is worth asking)."""
+    query = sa.select(paper_vectors.c.arxiv_id).where(paper_vectors.c.model == model).limit(1)
+    return conn.execute(query).first() is not None

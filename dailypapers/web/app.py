@@ -22,6 +22,7 @@ from ..api.routes import router as api_router
 from ..config import Config
 from ..lists import iso_week
 from ..ratelimit import RateLimiter
+from ..search.vector import Embedder
 from ..storage import Store, open_store
 from . import actions, auth, feeds, pages, searchpage
 from .cache import PageCache
@@ -75,6 +76,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.state.config = config
     app.state.store = store or open_store(config.database_url)
     app.state.limiter = RateLimiter()
+    # Loads the model on the first search that needs it, not at start-up.
+    app.state.embedder = Embedder(config.embedding_device, config.embedding_max_tokens)
     app.state.clock = lambda: datetime.now(UTC)
     templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_people])
     templates.env.globals.update(

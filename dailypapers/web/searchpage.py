@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from ..api.routes import keyword_index
+from ..api.routes import keyword_index, search_ids
 from ..search.query import ParsedQuery, parse_query
 from ..storage.daily import daily_entry, search_papers
 from ..storage.papers import get_paper
@@ -46,10 +46,9 @@ def run_search(request: Request, parsed: ParsedQuery, has_code: bool) -> list[di
     """Papers for a parsed query, best first, each with its daily entry (or None)."""
     keyword = keyword_index(request)
     store = request.app.state.store
+    found = search_ids(request, parsed, RESULTS, has_code)
     with store.connect() as conn:
-        if keyword is not None:
-            found = [h.arxiv_id for h in keyword.search(parsed, limit=RESULTS, has_code=has_code)]
-        else:
+        if not found and keyword is None:  # no index of any kind yet
             found = [h["arxiv_id"] for h in search_papers(conn, parsed.words[:12], RESULTS)]
         results = []
         for arxiv_id in found:

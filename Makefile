@@ -29,6 +29,7 @@ PORT ?= 8000
 
 run: setup
 	$(BIN)/dailypapers demo --if-empty
+	$(BIN)/dailypapers index
 	$(BIN)/dailypapers serve --host $(HOST) --port $(PORT)
 
 lint: setup-test

@@ -13,7 +13,7 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,12 @@ class KeywordIndex:
         stopped. Hidden papers are removed. Returns the number of papers (re)indexed.
         """
         since = self.watermark
-        if since is not None:
-            # Papers are stamped when their transaction writes them, to the second: look back a
-            # little so one committed just after the last run, or in the same second, is not
-            # missed. Re-indexing a paper twice is harmless.
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if since is not None and now - since < REINDEX_OVERLAP:
+            # Papers are stamped when their transaction writes them, to the second. While the
+            # newest indexed change is recent, a transaction stamped just before it may not
+            # have committed yet (or share its second): look back a little. Re-indexing a
+            # paper twice is harmless; an old watermark needs no look-back.
             since -= REINDEX_OVERLAP
         with store.connect() as conn:
             condition = papers.c.modified_at >= since if since else sa.true()

@@ -91,8 +91,9 @@ def test_filters_phrases_authors_and_exclusions(indexed, store):
 @given(st.text(max_size=300))
 def test_any_string_searches_without_error(indexed, text):
     query = parse_query(text)
-    build_query_text(query)
-    indexed.search(query, limit=5)
+    assert isinstance(build_query_text(query), str)
+    hits = indexed.search(query, limit=5)
+    assert len(hits) <= 5 and all(isinstance(h.arxiv_id, str) for h in hits)
 
 
 def test_a_new_version_replaces_the_old_document(store, indexed):

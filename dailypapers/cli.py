@@ -425,6 +425,12 @@ def index(
             progress=lambda done, total: progress(done, total, f"{done:,} papers"),
         )
     click.echo(f"embeddings: {embedded:,} papers embedded with {embedder.name}")
+    if store.dialect == "sqlite":
+        from .search.ann import VectorIndex
+
+        vectors = VectorIndex.for_data_dir(cfg.data_dir, embedder.name)
+        added = vectors.rebuild(store) if rebuild else vectors.update(store)
+        click.echo(f"vector index: {added:,} vectors added, {len(vectors):,} in the index")
 
 
 @cli.command()
@@ -437,9 +443,10 @@ def index(
 def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
     """The papers closest in meaning to PAPER (an arXiv id or URL)."""
     from .ids import InvalidArxivId, parse_paper_id
+    from .search.ann import semantic_neighbours
     from .search.vector import MODEL
     from .storage.papers import get_paper
-    from .storage.vectors import nearest, vector_of
+    from .storage.vectors import vector_of
 
     try:
         arxiv_id = parse_paper_id(paper)
@@ -456,7 +463,8 @@ def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
                 highlight=False,
             )
             sys.exit(EXIT_FAILED)
-        found = nearest(conn, vector, model, limit, exclude=[arxiv_id])
+    found = semantic_neighbours(store, cfg.data_dir, model, vector, limit, [arxiv_id])
+    with store.connect() as conn:
         rows = [(get_paper(conn, i), score) for i, score in found]
     results = [
         {"id": p["arxiv_id"], "title": p["title"], "similarity": round(score, 4)}

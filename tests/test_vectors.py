@@ -215,3 +215,37 @@ def test_api_search_is_hybrid_once_vectors_exist(hybrid_setup, embedder):
         page = html.fromstring(client.get("/search", params={
             "q": "remote sensing scene classification with attention"}).text)
         assert page.xpath("//article[contains(@class,'result')]/@id")[0] == f"paper-{SATELLITE}"
+
+
+def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder):
+    from dailypapers.search.ann import VectorIndex, semantic_neighbours
+    from dailypapers.storage import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.begin() as conn:
+        write_papers(conn, small_catalog())
+        save_vectors(conn, embedder.name, [(i, version, v) for i, (version, v)
+                                           in catalog_vectors.items()])
+    index = VectorIndex.for_data_dir(tmp_path, embedder.name)
+    assert index.rebuild(store) == len(catalog_vectors) == len(index)
+    overlaps = []
+    with store.connect() as conn:
+        for arxiv_id in list(catalog_vectors)[:20]:
+            vector = catalog_vectors[arxiv_id][1]
+            exact = [i for i, _ in nearest(conn, vector, embedder.name, 5, [arxiv_id])]
+            approximate = [i for i, _ in index.search(vector, 5, [arxiv_id])]
+            overlaps.append(len(set(exact) & set(approximate)) / 5)
+    assert sum(overlaps) / len(overlaps) >= 0.9
+    # reopened from disk, and used by the neighbour search
+    reopened = VectorIndex.for_data_dir(tmp_path, embedder.name)
+    assert len(reopened) == len(catalog_vectors)
+    found = semantic_neighbours(store, str(tmp_path), embedder.name,
+                                catalog_vectors[SATELLITE][1], 3, [SATELLITE])
+    assert len(found) == 3 and SATELLITE not in [i for i, _ in found]
+    # a new vector for a paper replaces its old one
+    moved = embedder.embed(["graph colouring of sparse random graphs"])[0]
+    with store.begin() as conn:
+        save_vectors(conn, embedder.name, [(SATELLITE, 2, moved)])
+    assert reopened.update(store) >= 1 and len(reopened) == len(catalog_vectors)
+    assert reopened.search(moved, 1)[0][0] == SATELLITE
+    store.close()

@@ -57,5 +57,6 @@ def run_hybrid(
         depth=config.fusion_depth,
         keyword_weight=config.fusion_keyword_weight,
         semantic_weight=config.fusion_semantic_weight,
+        data_dir=config.data_dir,
     )
     return [hit.arxiv_id for hit in hits]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..storage import Store
 from ..storage.papers import get_paper
 from ..storage.vectors import nearest
 from . import KeywordSearch
+from .ann import semantic_neighbours
 from .query import ParsedQuery
 from .vector import Embedder
 
@@ -71,6 +73,7 @@ def hybrid_search(
     depth: int = 100,
     keyword_weight: float = 1.0,
     semantic_weight: float = 1.0,
+    data_dir: str | None = None,
 ) -> list[Hit]:
     """The fused ranking for `query`, best first, at most `limit` papers."""
     keyword_ids: list[str] = []
@@ -80,16 +83,17 @@ def hybrid_search(
         keyword_ids = [h.arxiv_id for h in keyword.search(query, limit=depth, has_code=has_code)]
     if embedder is not None and text and not query.authors:
         vector = embedder.embed([text[:4000]])[0]
+        filters: dict[str, Any] = {
+            "categories": query.categories,
+            "years": query.years,
+            "has_code": has_code,
+        }
+        if data_dir is not None:
+            found = semantic_neighbours(store, data_dir, embedder.name, vector, depth, **filters)
+        else:
+            with store.connect() as conn:
+                found = nearest(conn, vector, embedder.name, depth, **filters)
         with store.connect() as conn:
-            found = nearest(
-                conn,
-                vector,
-                embedder.name,
-                depth,
-                categories=query.categories,
-                years=query.years,
-                has_code=has_code,
-            )
             for arxiv_id, _score in found:
                 if query.excluded_words or query.excluded_phrases:
                     paper = get_paper(conn, arxiv_id)

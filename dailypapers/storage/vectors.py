@@ -192,3 +192,36 @@ def has_vectors(conn: Connection, model: str) -> bool:
     """Whether any paper has a vector from `model` (the semantic leg is worth asking)."""
     query = sa.select(paper_vectors.c.arxiv_id).where(paper_vectors.c.model == model).limit(1)
     return conn.execute(query).first() is not None
+
+
+def visible_among(
+    conn: Connection,
+    ids: Sequence[str],
+    *,
+    categories: Sequence[str] = (),
+    years: tuple[int, int] | None = None,
+    has_code: bool = False,
+) -> set[str]:
+    """Which of `ids` are visible papers passing the filters (for ANN candidates)."""
+    if not ids:
+        return set()
+    from .schema import paper_categories
+
+    query = sa.select(papers.c.arxiv_id).where(
+        papers.c.arxiv_id.in_(list(ids)), papers.c.hidden.is_(False)
+    )
+    if categories:
+        query = query.where(
+            sa.exists().where(
+                paper_categories.c.arxiv_id == papers.c.arxiv_id,
+                paper_categories.c.category.in_(list(categories)),
+            )
+        )
+    if years:
+        query = query.where(
+            papers.c.published_at >= datetime(years[0], 1, 1),
+            papers.c.published_at < datetime(years[1] + 1, 1, 1),
+        )
+    if has_code:
+        query = query.where(papers.c.has_code.is_(True))
+    return set(conn.execute(query).scalars())

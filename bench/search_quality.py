@@ -1,0 +1,116 @@
+"""Search quality on judged queries: MRR@10 and Recall@1/5/10 for the keyword leg, the
+semantic leg and hybrid fusion, over the demo catalog plus real distractors.
+
+    .venv/bin/python bench/search_quality.py [--distractors 5000] [--keyword-distractors 72133]
+
+`bench/judged_queries.json` holds 60 queries written as a researcher would ask (paraphrases,
+not titles), each answered by one demo paper. Distractors are the first N papers of
+shared/data/arxiv-sample (the bulk-snapshot sample). All legs run with --distractors; the
+keyword leg also runs with --keyword-distractors (embedding 72k papers takes hours here). The
+catalogs are built once under bench/results/ and reused. Results go to
+bench/results/search_quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SAMPLE = ROOT.parent / "shared" / "data" / "arxiv-sample" / "arxiv-metadata-sample.json.gz"
+
+
+def build(folder: Path, distractors: int, embed: bool):  # type: ignore[no-untyped-def]
+    from dailypapers.ingest.demo import load_demo
+    from dailypapers.ingest.run import ingest_snapshot
+    from dailypapers.search.keyword import KeywordIndex
+    from dailypapers.search.vector import Embedder, embed_pending
+    from dailypapers.storage import open_store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    store = open_store(f"sqlite:///{folder / 'catalog.db'}")
+    marker = folder / "built"
+    if not marker.exists():
+        load_demo(store)
+        subset = folder / "distractors.jsonl.gz"
+        with gzip.open(SAMPLE, "rb") as source, gzip.open(subset, "wb") as target:
+            for number, line in enumerate(source):
+                if number >= distractors:
+                    break
+                target.write(line)
+        print(ingest_snapshot(store, subset).summary(), flush=True)
+        KeywordIndex(folder / "keyword").rebuild(store)
+        marker.write_text("ok")
+    embedder = Embedder() if embed else None
+    if embedder is not None:
+        start = time.perf_counter()
+        count = embed_pending(store, embedder, progress=lambda d, t: print(
+            f"\r  embedded {d:,}/{t:,}", end="", flush=True))
+        if count:
+            print(f"\n  {count:,} papers embedded in {time.perf_counter() - start:.0f} s")
+    return store, KeywordIndex(folder / "keyword"), embedder
+
+
+def score(rankings: dict[str, list[str]], answers: dict[str, str]) -> dict[str, float]:
+    reciprocal, hits = 0.0, {1: 0, 5: 0, 10: 0}
+    for query, answer in answers.items():
+        ranking = rankings[query][:10]
+        if answer in ranking:
+            position = ranking.index(answer) + 1
+            reciprocal += 1 / position
+            for k in hits:
+                hits[k] += position <= k
+    n = len(answers)
+    return {"MRR@10": round(reciprocal / n, 3),
+            **{f"R@{k}": round(v / n, 3) for k, v in hits.items()}}
+
+
+def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+    from dailypapers.search.hybrid import hybrid_search, semantic_text
+    from dailypapers.search.query import parse_query
+    from dailypapers.storage.vectors import nearest
+
+    answers = dict(queries)
+    legs: dict[str, dict[str, list[str]]] = {"keyword": {}}
+    if embedder is not None:
+        legs["semantic"], legs["hybrid"] = {}, {}
+    for text, _ in queries:
+        parsed = parse_query(text)
+        legs["keyword"][text] = [h.arxiv_id for h in keyword.search(parsed, limit=10)]
+        if embedder is not None:
+            vector = embedder.embed([semantic_text(parsed)])[0]
+            with store.connect() as conn:
+                legs["semantic"][text] = [i for i, _ in nearest(conn, vector, embedder.name, 10)]
+            legs["hybrid"][text] = [h.arxiv_id for h in hybrid_search(
+                store, parsed, keyword=keyword, embedder=embedder, limit=10)]
+    return {leg: score(rankings, answers) for leg, rankings in legs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--distractors", type=int, default=5000)
+    parser.add_argument("--keyword-distractors", type=int, default=72133)
+    parser.add_argument("--out", type=Path, default=RESULTS / "search_quality.json")
+    args = parser.parse_args()
+    if not SAMPLE.exists():
+        sys.exit(f"needs the arXiv sample at {SAMPLE}")
+    queries = [tuple(q) for q in json.loads((ROOT / "bench" / "judged_queries.json").read_text())]
+    results = {"queries": len(queries)}
+    store, keyword, embedder = build(RESULTS / f"quality-{args.distractors}", args.distractors,
+                                     embed=True)
+    results[f"{args.distractors} distractors"] = evaluate(store, keyword, embedder, queries)
+    print(json.dumps(results, indent=2), flush=True)
+    store, keyword, _ = build(RESULTS / f"quality-{args.keyword_distractors}",
+                              args.keyword_distractors, embed=False)
+    results[f"{args.keyword_distractors} distractors"] = evaluate(store, keyword, None, queries)
+    print(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

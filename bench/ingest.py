@@ -25,8 +25,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-CATEGORIES = ["cs.CL", "cs.LG", "cs.CV", "cs.AI", "math.CO", "hep-th", "quant-ph", "astro-ph.GA",
-              "cond-mat.str-el", "stat.ML", "math.AP", "physics.optics", "eess.SP", "q-bio.NC"]
+CATEGORIES = [
+    "cs.CL",
+    "cs.LG",
+    "cs.CV",
+    "cs.AI",
+    "math.CO",
+    "hep-th",
+    "quant-ph",
+    "astro-ph.GA",
+    "cond-mat.str-el",
+    "stat.ML",
+    "math.AP",
+    "physics.optics",
+    "eess.SP",
+    "q-bio.NC",
+]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -74,14 +88,20 @@ def generate_snapshot(path: Path, count: int, seed: int = 7) -> None:
         for index in range(count):
             yymm = 1501 + (index // 90000) % 12 + 100 * ((index // 1080000) % 9)
             arxiv_id = f"{yymm:04d}.{index % 90000 + 10000:05d}"
-            authors = [f"{rng.choice('ABCDEFGHJKLMNPRST')}. {rng.choice(surnames)}"
-                       for _ in range(rng.choice([1, 2, 3, 3, 4, 4, 5, 6, 8, 12]))]
+            authors = [
+                f"{rng.choice('ABCDEFGHJKLMNPRST')}. {rng.choice(surnames)}"
+                for _ in range(rng.choice([1, 2, 3, 3, 4, 4, 5, 6, 8, 12]))
+            ]
             versions = []
             for number in range(1, rng.choice([1, 1, 1, 2, 2, 3, 4]) + 1):
                 day = rng.randint(1, 28)
-                versions.append({"version": f"v{number}", "created":
-                                 f"Mon, {day} {rng.choice(MONTHS)} 20{yymm // 100} "
-                                 f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00 GMT"})
+                versions.append(
+                    {
+                        "version": f"v{number}",
+                        "created": f"Mon, {day} {rng.choice(MONTHS)} 20{yymm // 100} "
+                        f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00 GMT",
+                    }
+                )
             categories = rng.sample(CATEGORIES, rng.choice([1, 1, 2, 2, 3]))
             record = {
                 "id": arxiv_id,
@@ -89,7 +109,8 @@ def generate_snapshot(path: Path, count: int, seed: int = 7) -> None:
                 "authors": ", ".join(authors),
                 "title": " ".join(sample(rng.randint(6, 16))).capitalize(),
                 "comments": f"{rng.randint(4, 40)} pages, {rng.randint(1, 12)} figures"
-                if rng.random() < 0.6 else None,
+                if rng.random() < 0.6
+                else None,
                 "journal-ref": None,
                 "doi": None,
                 "report-no": None,
@@ -124,7 +145,9 @@ def bench_ingest(snapshot: Path, repeat: int, batch_size: int) -> dict:
             url = f"sqlite:///{folder}/bench.db"
             output = subprocess.run(
                 [sys.executable, "-c", INGEST_CHILD, url, str(snapshot), str(batch_size)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
             runs.append(json.loads(output.strip().splitlines()[-1]))
     rates = [r["records"] / r["seconds"] for r in runs]
@@ -140,8 +163,13 @@ def bench_ingest(snapshot: Path, repeat: int, batch_size: int) -> dict:
 def bench_oai_parse(repeat: int) -> dict:
     from dailypapers.ingest.arxiv_oai import parse_oai_page
 
-    page = ROOT / "dailypapers" / "demo" / "oai" / (
-        "export-oai2-legacy--listrecords_arxivraw_large-page_387-records_reindented.xml")
+    page = (
+        ROOT
+        / "dailypapers"
+        / "demo"
+        / "oai"
+        / ("export-oai2-legacy--listrecords_arxivraw_large-page_387-records_reindented.xml")
+    )
     data = page.read_bytes()
     rates = []
     for _ in range(repeat):
@@ -150,9 +178,12 @@ def bench_oai_parse(repeat: int) -> dict:
         for _ in range(10):
             records += len(parse_oai_page(data).records)
         rates.append(records / (time.perf_counter() - start))
-    return {"page_bytes": len(data), "records_per_page": 387,
-            "records_per_s_median": round(statistics.median(rates)),
-            "mb_per_s_median": round(statistics.median(rates) / 387 * len(data) / 1e6, 1)}
+    return {
+        "page_bytes": len(data),
+        "records_per_page": 387,
+        "records_per_s_median": round(statistics.median(rates)),
+        "mb_per_s_median": round(statistics.median(rates) / 387 * len(data) / 1e6, 1),
+    }
 
 
 def main() -> None:
@@ -173,8 +204,7 @@ def main() -> None:
             print(f"generating {snapshot.name}...", flush=True)
             generate_snapshot(snapshot, size)
         print(f"ingest snapshot {size:,} records into SQLite x{args.repeat}...", flush=True)
-        results["snapshot_sqlite"][str(size)] = bench_ingest(snapshot, args.repeat,
-                                                             args.batch_size)
+        results["snapshot_sqlite"][str(size)] = bench_ingest(snapshot, args.repeat, args.batch_size)
         print(json.dumps(results["snapshot_sqlite"][str(size)]), flush=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")

@@ -49,8 +49,11 @@ def build(folder: Path, distractors: int, embed: bool):  # type: ignore[no-untyp
     embedder = Embedder() if embed else None
     if embedder is not None:
         start = time.perf_counter()
-        count = embed_pending(store, embedder, progress=lambda d, t: print(
-            f"\r  embedded {d:,}/{t:,}", end="", flush=True))
+        count = embed_pending(
+            store,
+            embedder,
+            progress=lambda d, t: print(f"\r  embedded {d:,}/{t:,}", end="", flush=True),
+        )
         if count:
             print(f"\n  {count:,} papers embedded in {time.perf_counter() - start:.0f} s")
     return store, KeywordIndex(folder / "keyword"), embedder
@@ -66,8 +69,10 @@ def score(rankings: dict[str, list[str]], answers: dict[str, str]) -> dict[str, 
             for k in hits:
                 hits[k] += position <= k
     n = len(answers)
-    return {"MRR@10": round(reciprocal / n, 3),
-            **{f"R@{k}": round(v / n, 3) for k, v in hits.items()}}
+    return {
+        "MRR@10": round(reciprocal / n, 3),
+        **{f"R@{k}": round(v / n, 3) for k, v in hits.items()},
+    }
 
 
 def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
@@ -86,8 +91,10 @@ def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]: 
             vector = embedder.embed([semantic_text(parsed)])[0]
             with store.connect() as conn:
                 legs["semantic"][text] = [i for i, _ in nearest(conn, vector, embedder.name, 10)]
-            legs["hybrid"][text] = [h.arxiv_id for h in hybrid_search(
-                store, parsed, keyword=keyword, embedder=embedder, limit=10)]
+            legs["hybrid"][text] = [
+                h.arxiv_id
+                for h in hybrid_search(store, parsed, keyword=keyword, embedder=embedder, limit=10)
+            ]
     return {leg: score(rankings, answers) for leg, rankings in legs.items()}
 
 
@@ -101,12 +108,14 @@ def main() -> None:
         sys.exit(f"needs the arXiv sample at {SAMPLE}")
     queries = [tuple(q) for q in json.loads((ROOT / "bench" / "judged_queries.json").read_text())]
     results = {"queries": len(queries)}
-    store, keyword, embedder = build(RESULTS / f"quality-{args.distractors}", args.distractors,
-                                     embed=True)
+    store, keyword, embedder = build(
+        RESULTS / f"quality-{args.distractors}", args.distractors, embed=True
+    )
     results[f"{args.distractors} distractors"] = evaluate(store, keyword, embedder, queries)
     print(json.dumps(results, indent=2), flush=True)
-    store, keyword, _ = build(RESULTS / f"quality-{args.keyword_distractors}",
-                              args.keyword_distractors, embed=False)
+    store, keyword, _ = build(
+        RESULTS / f"quality-{args.keyword_distractors}", args.keyword_distractors, embed=False
+    )
     results[f"{args.keyword_distractors} distractors"] = evaluate(store, keyword, None, queries)
     print(json.dumps(results, indent=2))
     args.out.write_text(json.dumps(results, indent=2))

@@ -65,13 +65,23 @@ def build_catalog(folder: Path, papers: int, submissions: int) -> tuple[str, lis
     items = []
     for index, arxiv_id in enumerate(ids):
         day = newest - timedelta(days=index // 50)
-        items.append({
-            "paper": {"id": arxiv_id, "upvotes": int(rng.paretovariate(1.2)) - 1,
-                      "title": "x", "summary": "", "authors": []},
-            "publishedAt": f"{day.isoformat()}T00:00:00.000Z",
-            "title": "x",
-            "submittedBy": {"fullname": f"Curator {index % 40}", "user": f"curator{index % 40}"},
-        })
+        items.append(
+            {
+                "paper": {
+                    "id": arxiv_id,
+                    "upvotes": int(rng.paretovariate(1.2)) - 1,
+                    "title": "x",
+                    "summary": "",
+                    "authors": [],
+                },
+                "publishedAt": f"{day.isoformat()}T00:00:00.000Z",
+                "title": "x",
+                "submittedBy": {
+                    "fullname": f"Curator {index % 40}",
+                    "user": f"curator{index % 40}",
+                },
+            }
+        )
     print(ingest_daily_json(store, json.dumps(items).encode(), "bench").summary(), flush=True)
     store.close()
     marker.write_text(json.dumps({"ids": ids, "day": newest.isoformat()}))
@@ -84,16 +94,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(url: str, workers: int, data_dir: Path, cache_seconds: float
-                 ) -> tuple[subprocess.Popen, str]:
+def start_server(
+    url: str, workers: int, data_dir: Path, cache_seconds: float
+) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url, "DAILYPAPERS_DATA_DIR": str(data_dir),
-           "DAILYPAPERS_LOG_LEVEL": "ERROR",
-           "DAILYPAPERS_PAGE_CACHE_SECONDS": str(cache_seconds)}
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_DATA_DIR": str(data_dir),
+        "DAILYPAPERS_LOG_LEVEL": "ERROR",
+        "DAILYPAPERS_PAGE_CACHE_SECONDS": str(cache_seconds),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "dailypapers", "serve", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "dailypapers",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -118,16 +143,29 @@ def _ms(text: str) -> float:
 def run_wrk(url: str, clients: int, duration: int) -> dict[str, float]:
     threads = max(1, min(clients, 2))
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{clients}", f"-d{duration}s", "--latency", "--timeout", "10s",
-         url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"requests_per_s": round(rate), "p50_ms": round(_ms(latency["50"]), 2),
-            "p99_ms": round(_ms(latency["99"]), 2),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "requests_per_s": round(rate),
+        "p50_ms": round(_ms(latency["50"]), 2),
+        "p99_ms": round(_ms(latency["99"]), 2),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def main() -> None:

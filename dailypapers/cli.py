@@ -443,33 +443,27 @@ def index(
 def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
     """The papers closest in meaning to PAPER (an arXiv id or URL)."""
     from .ids import InvalidArxivId, parse_paper_id
-    from .search.ann import semantic_neighbours
-    from .search.vector import MODEL
-    from .storage.papers import get_paper
-    from .storage.vectors import vector_of
+    from .search.ann import similar_papers
+    from .search.vector import model_name
 
     try:
         arxiv_id = parse_paper_id(paper)
     except InvalidArxivId as error:
         raise click.BadParameter(str(error), param_hint="PAPER") from None
     store = _open(cfg)
-    model = f"{MODEL}@{cfg.embedding_max_tokens}"
-    with store.connect() as conn:
-        vector = vector_of(conn, arxiv_id, model)
-        if vector is None:
-            err.print(
-                f"{arxiv_id} has no embedding yet: run `dailypapers index` (or it is not "
-                "in the catalog).",
-                highlight=False,
-            )
-            sys.exit(EXIT_FAILED)
-    found = semantic_neighbours(store, cfg.data_dir, model, vector, limit, [arxiv_id])
-    with store.connect() as conn:
-        rows = [(get_paper(conn, i), score) for i, score in found]
+    rows = similar_papers(
+        store, cfg.data_dir, model_name(cfg.embedding_max_tokens), arxiv_id, limit
+    )
+    if rows is None:
+        err.print(
+            f"{arxiv_id} has no embedding yet: run `dailypapers index` (or it is not "
+            "in the catalog).",
+            highlight=False,
+        )
+        sys.exit(EXIT_FAILED)
     results = [
         {"id": p["arxiv_id"], "title": p["title"], "similarity": round(score, 4)}
         for p, score in rows
-        if p
     ]
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))

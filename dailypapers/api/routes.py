@@ -180,21 +180,18 @@ def api_search(
 
 def similar_to(request: Request, arxiv_id: str, limit: int) -> list[tuple[dict[str, Any], float]]:
     """(paper, cosine similarity) nearest to a paper's embedding; [] while it has none."""
-    from ..search.ann import semantic_neighbours
-    from ..search.vector import MODEL
-    from ..storage.vectors import vector_of
+    from ..search.ann import similar_papers
+    from ..search.vector import model_name
 
     config = request.app.state.config
-    model = f"{MODEL}@{config.embedding_max_tokens}"
-    store = request.app.state.store
-    with store.connect() as conn:
-        vector = vector_of(conn, arxiv_id, model)
-    if vector is None:
-        return []
-    found = semantic_neighbours(store, config.data_dir, model, vector, limit, [arxiv_id])
-    with store.connect() as conn:
-        papers = [(get_paper(conn, i), score) for i, score in found]
-    return [(p, score) for p, score in papers if p is not None]
+    found = similar_papers(
+        request.app.state.store,
+        config.data_dir,
+        model_name(config.embedding_max_tokens),
+        arxiv_id,
+        limit,
+    )
+    return found or []
 
 
 @router.get("/api/papers/{paper_id:path}/similar", summary="Papers similar to a paper")

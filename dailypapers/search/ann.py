@@ -182,3 +182,21 @@ def semantic_neighbours(
                 return found
     with store.connect() as conn:
         return nearest(conn, vector, model, limit, exclude, **filters)
+
+
+def similar_papers(
+    store: Store, data_dir: str, model: str, arxiv_id: str, limit: int
+) -> list[tuple[dict[str, Any], float]] | None:
+    """(paper, cosine similarity) nearest to a paper's own vector, the paper itself left out;
+    None when the paper has no vector from `model` yet."""
+    from ..storage.papers import get_paper
+    from ..storage.vectors import vector_of
+
+    with store.connect() as conn:
+        vector = vector_of(conn, arxiv_id, model)
+    if vector is None:
+        return None
+    found = semantic_neighbours(store, data_dir, model, vector, limit, [arxiv_id])
+    with store.connect() as conn:
+        papers = [(get_paper(conn, i), score) for i, score in found]
+    return [(paper, score) for paper, score in papers if paper is not None]

@@ -20,6 +20,11 @@ from ..storage.vectors import count_pending, pending_papers, save_vectors
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def model_name(max_tokens: int) -> str:
+    """The name stored with every vector: the model and the token limit it read."""
+    return f"{MODEL}@{max_tokens}"
+
+
 def paper_text(title: str, abstract: str) -> str:
     """What is embedded for a paper: its title, then its abstract."""
     return f"{title}. {abstract}".strip()
@@ -31,7 +36,7 @@ class Embedder:
     def __init__(self, device: str = "cpu", max_tokens: int = 256) -> None:
         self.device = device
         self.max_tokens = max_tokens
-        self.name = f"{MODEL}@{max_tokens}"
+        self.name = model_name(max_tokens)
         self._model: Any = None
         self._lock = threading.Lock()
 

@@ -21,11 +21,11 @@ from .schema import paper_vectors, papers
 DIMENSIONS = 384
 
 
-def pending_papers(conn: Connection, model: str, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` visible papers without a current vector from `model`, newest first."""
+def _pending(columns: Sequence[Any], model: str) -> sa.Select[Any]:
+    """Visible papers with no vector from `model`, or one made for an older version."""
     vector = paper_vectors.alias("v")
-    query = (
-        sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.latest_version)
+    return (
+        sa.select(*columns)
         .select_from(papers.outerjoin(vector, vector.c.arxiv_id == papers.c.arxiv_id))
         .where(
             papers.c.hidden.is_(False),
@@ -35,6 +35,14 @@ def pending_papers(conn: Connection, model: str, limit: int) -> list[dict[str, A
                 vector.c.version < sa.func.coalesce(papers.c.latest_version, 0),
             ),
         )
+    )
+
+
+def pending_papers(conn: Connection, model: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` visible papers without a current vector from `model`, newest first."""
+    columns = [papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.latest_version]
+    query = (
+        _pending(columns, model)
         .order_by(papers.c.published_at.desc().nulls_last(), papers.c.arxiv_id)
         .limit(limit)
     )
@@ -42,20 +50,7 @@ def pending_papers(conn: Connection, model: str, limit: int) -> list[dict[str, A
 
 
 def count_pending(conn: Connection, model: str) -> int:
-    vector = paper_vectors.alias("v")
-    query = (
-        sa.select(sa.func.count())
-        .select_from(papers.outerjoin(vector, vector.c.arxiv_id == papers.c.arxiv_id))
-        .where(
-            papers.c.hidden.is_(False),
-            sa.or_(
-                vector.c.arxiv_id.is_(None),
-                vector.c.model != model,
-                vector.c.version < sa.func.coalesce(papers.c.latest_version, 0),
-            ),
-        )
-    )
-    return int(conn.execute(query).scalar_one())
+    return int(conn.execute(_pending([sa.func.count()], model)).scalar_one())
 
 
 def _pg_literal(vector: np.ndarray) -> str:

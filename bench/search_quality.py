@@ -2,6 +2,7 @@
 semantic leg and hybrid fusion, over the demo catalog plus real distractors.
 
     .venv/bin/python bench/search_quality.py [--distractors 5000] [--keyword-distractors 72133]
+                                             [--sweep]
 
 `bench/judged_queries.json` holds 60 queries written as a researcher would ask (paraphrases,
 not titles), each answered by one demo paper. Distractors are the first N papers of
@@ -98,10 +99,52 @@ def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]: 
     return {leg: score(rankings, answers) for leg, rankings in legs.items()}
 
 
+def sweep(store, keyword, embedder, queries) -> list[dict[str, float]]:  # type: ignore[no-untyped-def]
+    """MRR@10 of the fusion for a grid of keyword weights, RRF k and candidate depths (the
+    semantic weight fixed at 1), on all queries and on each half (even/odd positions), so a
+    setting that only fits some queries shows. Each leg is asked once, 200 deep."""
+    from dailypapers.search.hybrid import fuse_rankings, semantic_text
+    from dailypapers.search.query import parse_query
+    from dailypapers.storage.vectors import nearest
+
+    legs = {}
+    for text, _ in queries:
+        parsed = parse_query(text)
+        vector = embedder.embed([semantic_text(parsed)])[0]
+        with store.connect() as conn:
+            semantic = [i for i, _ in nearest(conn, vector, embedder.name, 200)]
+        legs[text] = ([h.arxiv_id for h in keyword.search(parsed, limit=200)], semantic)
+    answers = dict(queries)
+    texts = [text for text, _ in queries]
+    halves = {"all": texts, "even": texts[::2], "odd": texts[1::2]}
+    rows = []
+    for weight in (0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0):
+        for k in (10, 30, 60, 100):
+            for depth in (20, 50, 100, 200):
+                row: dict[str, float] = {"keyword_weight": weight, "k": k, "depth": depth}
+                for name, subset in halves.items():
+                    fused = {
+                        q: [
+                            i
+                            for i, _ in fuse_rankings(
+                                [(legs[q][0][:depth], weight), (legs[q][1][:depth], 1.0)], k=k
+                            )[:10]
+                        ]
+                        for q in subset
+                    }
+                    row[name] = score(fused, {q: answers[q] for q in subset})["MRR@10"]
+                rows.append(row)
+    rows.sort(key=lambda r: -r["all"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--distractors", type=int, default=5000)
     parser.add_argument("--keyword-distractors", type=int, default=72133)
+    parser.add_argument(
+        "--sweep", action="store_true", help="also try a grid of fusion weights, k and depths"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "search_quality.json")
     args = parser.parse_args()
     if not SAMPLE.exists():
@@ -113,6 +156,15 @@ def main() -> None:
     )
     results[f"{args.distractors} distractors"] = evaluate(store, keyword, embedder, queries)
     print(json.dumps(results, indent=2), flush=True)
+    if args.sweep:
+        grid = sweep(store, keyword, embedder, queries)
+        results["fusion sweep"] = grid
+        print("fusion sweep, best first (MRR@10 on all / even / odd queries):")
+        for row in grid[:10]:
+            print(
+                f"  keyword weight {row['keyword_weight']:<4} k {row['k']:<4} depth "
+                f"{row['depth']:<4} {row['all']:.3f} / {row['even']:.3f} / {row['odd']:.3f}"
+            )
     store, keyword, _ = build(
         RESULTS / f"quality-{args.keyword_distractors}", args.keyword_distractors, embed=False
     )

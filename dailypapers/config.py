@@ -209,7 +209,7 @@ SETTINGS = [
     Setting("embedding_batch_size", 64, _positive_int, "Papers embedded per batch"),
     Setting(
         "fusion_keyword_weight",
-        1.0,
+        1.5,
         _positive_float,
         "Weight of the keyword ranking in hybrid search",
     ),
@@ -220,6 +220,12 @@ SETTINGS = [
         "Weight of the semantic ranking in hybrid search",
     ),
     Setting("fusion_depth", 100, _positive_int, "Candidates each leg brings to the fusion"),
+    Setting(
+        "index_interval_seconds",
+        60.0,
+        _positive_float,
+        "How often `serve` brings the search indexes up to date; 0 turns it off",
+    ),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 

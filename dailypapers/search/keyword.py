@@ -24,7 +24,7 @@ from ..storage import Store
 from ..storage.schema import papers
 from .query import ParsedQuery
 
-FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
+FIELD_BOOSTS = {"title": 2.0, "authors": 2.0, "abstract": 1.0}
 _BATCH = 2000
 _META = "dailypapers-index.json"
 REINDEX_OVERLAP = timedelta(seconds=60)

@@ -1,20 +1,30 @@
 """The approximate nearest-neighbour index beside a SQLite catalog: usearch HNSW (cosine, f16
-storage, M=16, ef_add 128, ef_search 64; ARCHITECTURE.md measured Recall@10 0.967 at 200k)
-over the stored vectors of one model.
+storage, M=16, ef_add 128, ef_search 64; bench/search.py measures its recall) over the stored
+vectors of one model.
 
 The database stays the source of truth: `update` adds the vectors saved since the last run
 (a watermark on paper_vectors.created_at; a paper's old vector is removed first), `rebuild`
-starts again from all of them. Keys are 63-bit digests of the arXiv id; `ids.json` maps them
-back. PostgreSQL does not need this file: pgvector's HNSW index answers there.
+starts again from all of them. Keys are 63-bit digests of the arXiv id.
+
+On disk, one folder per model holds generations: `vectors.<n>.usearch` (the graph),
+`keys.<n>.npy` (sorted keys) and `ids.<n>.npy` (the arXiv id of each key), and `index.json`
+naming the current generation and its watermark. A save writes a new generation and then
+replaces `index.json`, so readers never see half a save. Searching processes memory-map the
+current generation (`VectorIndex.reader`), so several web workers share one copy in the page
+cache, and notice a newer generation by the change of `index.json`.
+PostgreSQL does not need any of this: pgvector's HNSW index answers there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,65 +39,92 @@ from ..storage.vectors import DIMENSIONS
 
 _BATCH = 5000
 LOOK_BACK = timedelta(seconds=60)
+SAVE_EVERY_SECONDS = 60.0
+ANN_MAX_CANDIDATES = 20_000
+_META = "index.json"
 
 
 def vector_key(arxiv_id: str) -> int:
     return int.from_bytes(hashlib.sha1(arxiv_id.encode()).digest()[:8], "big") >> 1  # noqa: S324
 
 
+def _new_index() -> Index:
+    return Index(
+        ndim=DIMENSIONS,
+        metric="cos",
+        dtype="f16",
+        connectivity=16,
+        expansion_add=128,
+        expansion_search=64,
+    )
+
+
+def _folder(data_dir: str | Path, model: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model).strip("-").lower()
+    return Path(data_dir).expanduser() / "search" / "vectors" / slug
+
+
+def _read_meta(folder: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((folder / _META).read_text()))
+    except FileNotFoundError:
+        return None
+
+
 class VectorIndex:
+    """The index of one model's vectors, loaded whole for building (`update`, `rebuild`)."""
+
     def __init__(self, folder: Path, model: str) -> None:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", model).strip("-").lower()
-        self.folder = folder / slug
+        self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.path = self.folder / "vectors.usearch"
         self.model = model
         self.ids: dict[int, str] = {}
         self.watermark: tuple[datetime, str] | None = None
-        self.index = self._new()
-        meta = self.folder / "ids.json"
-        if self.path.is_file() and meta.is_file():
-            data = json.loads(meta.read_text())
-            self.ids = {int(k): v for k, v in data["ids"].items()}
-            until = data["until"]
+        self.generation = 0
+        self.index = _new_index()
+        meta = _read_meta(folder)
+        if meta is not None:
+            self.generation = int(meta["generation"])
+            until = meta["until"]
             self.watermark = (datetime.fromisoformat(until[0]), until[1]) if until else None
-            self.index.load(str(self.path))
+            self.index.load(str(folder / f"vectors.{self.generation}.usearch"))
+            keys = np.load(folder / f"keys.{self.generation}.npy")
+            ids = np.load(folder / f"ids.{self.generation}.npy")
+            self.ids = dict(zip(keys.tolist(), np.char.decode(ids, "utf-8").tolist(), strict=True))
 
     @classmethod
     def for_data_dir(cls, data_dir: str | Path, model: str) -> VectorIndex:
-        return cls(Path(data_dir).expanduser() / "search" / "vectors", model)
+        return cls(_folder(data_dir, model), model)
 
     @staticmethod
-    def _new() -> Index:
-        return Index(
-            ndim=DIMENSIONS,
-            metric="cos",
-            dtype="f16",
-            connectivity=16,
-            expansion_add=128,
-            expansion_search=64,
-        )
+    def reader(data_dir: str | Path, model: str) -> IndexReader | None:
+        """This process's memory-mapped view of the current generation (None before the
+        first build); reopened when a newer generation has been saved."""
+        return IndexReader.current(_folder(data_dir, model))
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def rebuild(self, store: Store) -> int:
+    def rebuild(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+        generation = self.generation
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
-        self.index, self.ids, self.watermark = self._new(), {}, None
-        return self.update(store)
+        self.index, self.ids, self.watermark = _new_index(), {}, None
+        self.generation = generation  # keep counting up: a reader's cache key must change
+        return self.update(store, progress)
 
-    def update(self, store: Store) -> int:
+    def update(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
         """Add the vectors saved since the last update (a paper's previous vector is removed
-        first); returns how many. The index file, the id map and the watermark are written
-        after each batch, so a killed run redoes at most one batch."""
+        first); returns how many. A new generation is saved at most every
+        SAVE_EVERY_SECONDS and at the end, so a killed run redoes at most that much work."""
         cursor = self.watermark
         now = datetime.now(UTC).replace(tzinfo=None)
         if cursor is not None and now - cursor[0] < LOOK_BACK:
             # A vector stamped just before the watermark may not have been committed when the
             # last run read: while the watermark is recent, read the last minute again.
             cursor = (cursor[0] - LOOK_BACK, "")
-        done = 0
+        total = self._count_since(store, cursor)
+        done, unsaved, saved_at = 0, 0, time.monotonic()
         while True:
             query = (
                 sa.select(
@@ -110,7 +147,7 @@ class VectorIndex:
             with store.connect() as conn:
                 rows = conn.execute(query).all()
             if not rows:
-                return done
+                break
             keys = [vector_key(r.arxiv_id) for r in rows]
             for key in keys:
                 if key in self.ids:
@@ -121,35 +158,132 @@ class VectorIndex:
             cursor = (rows[-1].created_at, rows[-1].arxiv_id)
             if self.watermark is None or cursor > self.watermark:
                 self.watermark = cursor
-            self._save()
             done += len(rows)
+            unsaved += len(rows)
+            if progress:
+                progress(done, max(total, done))
+            if time.monotonic() - saved_at > SAVE_EVERY_SECONDS:
+                self._save()
+                unsaved, saved_at = 0, time.monotonic()
+        if unsaved or _read_meta(self.folder) is None:
+            self._save()
+        return done
+
+    def _count_since(self, store: Store, cursor: tuple[datetime, str] | None) -> int:
+        query = sa.select(sa.func.count()).where(paper_vectors.c.model == self.model)
+        if cursor is not None:
+            query = query.where(paper_vectors.c.created_at >= cursor[0])
+        with store.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def _save(self) -> None:
-        temporary = self.folder / "vectors.usearch.tmp"
-        self.index.save(str(temporary))
-        temporary.replace(self.path)
-        meta = self.folder / "ids.json.tmp"
+        generation = self.generation + 1
+        keys = np.array(sorted(self.ids), dtype=np.uint64)
+        ids = np.array([self.ids[k].encode() for k in keys.tolist()], dtype=np.bytes_)
+        if not len(ids):
+            ids = np.zeros(0, dtype="S1")
+        self.index.save(str(self.folder / f"vectors.{generation}.usearch"))
+        np.save(self.folder / f"keys.{generation}.npy", keys)
+        np.save(self.folder / f"ids.{generation}.npy", ids)
         until = [self.watermark[0].isoformat(), self.watermark[1]] if self.watermark else None
-        meta.write_text(
-            json.dumps({"until": until, "ids": {str(k): v for k, v in self.ids.items()}})
+        temporary = self.folder / (_META + ".tmp")
+        temporary.write_text(
+            json.dumps({"generation": generation, "until": until, "count": len(self.index)})
         )
-        meta.replace(self.folder / "ids.json")
+        os.replace(temporary, self.folder / _META)
+        self.generation = generation
+        for old in self.folder.iterdir():  # readers keep their mapped files open until done
+            match = re.fullmatch(r"(?:vectors|keys|ids)\.(\d+)\.(?:usearch|npy)", old.name)
+            if match and int(match.group(1)) != generation:
+                old.unlink(missing_ok=True)
 
     def search(
         self, vector: np.ndarray, count: int, exclude: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """(arxiv_id, cosine similarity), closest first; `exclude` left out."""
-        if len(self.index) == 0:
-            return []
-        matches = self.index.search(
-            np.asarray(vector, dtype=np.float32), min(count + len(exclude), len(self.index))
+        return _search(
+            self.index,
+            lambda keys: [self.ids.get(k) for k in keys.tolist()],
+            vector,
+            count,
+            exclude,
         )
-        found = []
-        for key, distance in zip(matches.keys.tolist(), matches.distances.tolist(), strict=True):
-            arxiv_id = self.ids.get(int(key))
-            if arxiv_id is not None and arxiv_id not in exclude:
-                found.append((arxiv_id, 1.0 - float(distance)))
-        return found[:count]
+
+
+class IndexReader:
+    """A memory-mapped generation of the index, shared by the threads of one process."""
+
+    _open: dict[Path, IndexReader] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, folder: Path, stamp: tuple[int, int], meta: dict[str, Any]) -> None:
+        generation = int(meta["generation"])
+        self.stamp = stamp
+        self.index = _new_index()
+        self.index.view(str(folder / f"vectors.{generation}.usearch"))
+        self.keys = np.load(folder / f"keys.{generation}.npy", mmap_mode="r")
+        self.ids = np.load(folder / f"ids.{generation}.npy", mmap_mode="r")
+
+    @classmethod
+    def current(cls, folder: Path) -> IndexReader | None:
+        try:
+            info = (folder / _META).stat()
+        except FileNotFoundError:
+            return None
+        stamp = (info.st_mtime_ns, info.st_ino)
+        reader = cls._open.get(folder)
+        if reader is not None and reader.stamp == stamp:
+            return reader
+        with cls._lock:
+            reader = cls._open.get(folder)
+            if reader is None or reader.stamp != stamp:
+                meta = _read_meta(folder)
+                if meta is None:
+                    return None
+                try:
+                    reader = cls(folder, stamp, meta)
+                except FileNotFoundError:  # a newer save replaced it while we read
+                    return cls._open.get(folder)
+                cls._open[folder] = reader
+        return reader
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _ids(self, keys: np.ndarray) -> list[str | None]:
+        """The arXiv ids of these keys (None for a key it does not know), in one lookup."""
+        if not len(self.keys):
+            return [None] * len(keys)
+        positions = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        known = np.asarray(self.keys[positions]) == keys
+        names = self.ids[positions]
+        return [bytes(n).decode() if k else None for n, k in zip(names, known, strict=True)]
+
+    def search(
+        self, vector: np.ndarray, count: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, float]]:
+        """(arxiv_id, cosine similarity), closest first; `exclude` left out."""
+        return _search(self.index, self._ids, vector, count, exclude)
+
+
+def _search(
+    index: Index,
+    ids_of: Callable[[np.ndarray], list[str | None]],
+    vector: np.ndarray,
+    count: int,
+    exclude: Sequence[str],
+) -> list[tuple[str, float]]:
+    if len(index) == 0:
+        return []
+    matches = index.search(
+        np.asarray(vector, dtype=np.float32), min(count + len(exclude), len(index))
+    )
+    keys = np.asarray(matches.keys, dtype=np.uint64)
+    found = []
+    for arxiv_id, distance in zip(ids_of(keys), matches.distances.tolist(), strict=True):
+        if arxiv_id is not None and arxiv_id not in exclude:
+            found.append((arxiv_id, 1.0 - float(distance)))
+    return found[:count]
 
 
 def semantic_neighbours(
@@ -172,14 +306,20 @@ def semantic_neighbours(
 
     filters: dict[str, Any] = {"categories": categories, "years": years, "has_code": has_code}
     if store.dialect == "sqlite":
-        index = VectorIndex.for_data_dir(data_dir, model)
-        if len(index):
-            candidates = index.search(vector, limit * 4, exclude)
-            with store.connect() as conn:
-                allowed = visible_among(conn, [i for i, _ in candidates], **filters)
-            found = [(i, s) for i, s in candidates if i in allowed][:limit]
-            if len(found) == limit or len(candidates) < limit * 4:
-                return found
+        index = VectorIndex.reader(data_dir, model)
+        if index is not None and len(index):
+            # Filters (and hidden papers) are applied to the candidates: ask for a few more
+            # than needed, and four times more again while too few pass, up to a cap beyond
+            # which an exact scan of the papers passing the filters is cheaper.
+            asked = limit * 4 if any(filters.values()) else limit + 10
+            while asked <= ANN_MAX_CANDIDATES:
+                candidates = index.search(vector, asked, exclude)
+                with store.connect() as conn:
+                    allowed = visible_among(conn, [i for i, _ in candidates], **filters)
+                found = [(i, s) for i, s in candidates if i in allowed][:limit]
+                if len(found) == limit or len(candidates) < asked:
+                    return found
+                asked *= 4
     with store.connect() as conn:
         return nearest(conn, vector, model, limit, exclude, **filters)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from ..storage.papers import get_paper
 from ..storage.vectors import nearest
 from . import KeywordSearch
 from .ann import semantic_neighbours
+from .keyword import KeywordHit
 from .query import ParsedQuery
 from .vector import Embedder
 
 RRF_K = 60
+_LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-leg")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def hybrid_search(
     limit: int = 20,
     has_code: bool = False,
     depth: int = 100,
-    keyword_weight: float = 1.0,
+    keyword_weight: float = 1.5,
     semantic_weight: float = 1.0,
     data_dir: str | None = None,
 ) -> list[Hit]:
@@ -79,10 +82,12 @@ def hybrid_search(
     keyword_ids: list[str] = []
     semantic_ids: list[str] = []
     text = semantic_text(query)
+    keyword_leg: Future[list[KeywordHit]] | None = None
     if keyword is not None and not query.long:
-        keyword_ids = [h.arxiv_id for h in keyword.search(query, limit=depth, has_code=has_code)]
+        # The keyword leg runs while the query is embedded (torch releases the GIL).
+        keyword_leg = _LEGS.submit(keyword.search, query, limit=depth, has_code=has_code)
     if embedder is not None and text and not query.authors:
-        vector = embedder.embed([text[:4000]])[0]
+        vector = embedder.embed_query(text[:4000])
         filters: dict[str, Any] = {
             "categories": query.categories,
             "years": query.years,
@@ -100,6 +105,8 @@ def hybrid_search(
                     if paper is None or _excluded(f"{paper['title']} {paper['abstract']}", query):
                         continue
                 semantic_ids.append(arxiv_id)
+    if keyword_leg is not None:
+        keyword_ids = [hit.arxiv_id for hit in keyword_leg.result()]
     fused = fuse_rankings([(keyword_ids, keyword_weight), (semantic_ids, semantic_weight)])
     keyword_rank = {i: r for r, i in enumerate(keyword_ids, 1)}
     semantic_rank = {i: r for r, i in enumerate(semantic_ids, 1)}

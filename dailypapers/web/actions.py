@@ -143,6 +143,9 @@ def submit(request: Request, user: User, raw: str) -> tuple[str, bool]:
             list_submission(conn, arxiv_id, user, today)
         except Conflict:
             return arxiv_id, False
+    indexer = getattr(request.app.state, "indexer", None)
+    if indexer is not None:
+        indexer.wake()  # searchable in seconds, not at the next round
     return arxiv_id, True
 
 

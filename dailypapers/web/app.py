@@ -5,6 +5,8 @@ from users: HTML pages get an error page, /api paths get `{"error": ...}`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from ..api.routes import router as api_router
 from ..config import Config
 from ..lists import iso_week
 from ..ratelimit import RateLimiter
+from ..search.background import BackgroundIndexer
 from ..search.vector import Embedder
 from ..storage import Store, open_store
 from . import actions, auth, feeds, pages, searchpage
@@ -63,9 +66,31 @@ def _people(request: Request) -> dict[str, object]:
     return {"user": user, "csrf_token": token, "flashes": flashes}
 
 
-def create_app(config: Config, store: Store | None = None) -> FastAPI:
-    """The site on `store` (opened from `config.database_url` when not given)."""
+def create_app(
+    config: Config, store: Store | None = None, *, background_index: bool = False
+) -> FastAPI:
+    """The site on `store` (opened from `config.database_url` when not given). With
+    `background_index` (as `serve` runs it), a thread keeps the search indexes current
+    every `index_interval_seconds`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        indexer = None
+        if background_index and config.index_interval_seconds > 0:
+            indexer = BackgroundIndexer(
+                app.state.store,
+                config.data_dir,
+                app.state.embedder,
+                config.index_interval_seconds,
+            )
+            indexer.start()
+        app.state.indexer = indexer
+        yield
+        if indexer is not None:
+            indexer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=config.site_name,
         version=__version__,
         description="Daily Papers: the daily list, papers and feeds. The /api endpoints "
@@ -153,4 +178,4 @@ def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker: settings come from the environment."""
     from ..config import load_config
 
-    return create_app(load_config())
+    return create_app(load_config(), background_index=True)

@@ -349,3 +349,18 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
         assert vector_of(conn, "2401.00042", embedder.name) is not None
     assert not app.state.indexer._thread.is_alive()  # stopped with the app
     store.close()
+
+
+def test_pgvector_index_scan_returns_more_than_its_default_breadth(catalog, embedder):
+    """pgvector's HNSW scan stops at hnsw.ef_search rows (40 by default): asking for 60 of
+    88 papers through the index must still give 60, in similarity order."""
+    if catalog.dialect != "postgresql":
+        pytest.skip("pgvector only")
+    query = embedder.embed(["sparse attention for long documents"])[0]
+    with catalog.connect() as conn:
+        conn.exec_driver_sql("ANALYZE paper_vectors")  # make the planner use the index
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        found = nearest(conn, query, embedder.name, 60)
+    assert len(found) == 60
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)

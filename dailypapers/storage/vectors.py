@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from .schema import paper_vectors, papers
 
 DIMENSIONS = 384
+HNSW_EF_SEARCH = 64  # the same search breadth as the usearch index beside SQLite
 
 
 def _pending(columns: Sequence[Any], model: str) -> sa.Select[Any]:
@@ -158,6 +159,11 @@ def nearest(
     where = " AND ".join(filters)
     if conn.dialect.name == "postgresql":
         params["q"] = _pg_literal(vector)
+        # pgvector's HNSW scan yields at most hnsw.ef_search rows (40 by default), before
+        # the filters: widen it to the wanted count, and let it keep scanning (0.8's
+        # iterative scan) while the filters reject candidates.
+        conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, min(limit, 1000))}")
+        conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
         statement = sa.text(
             "SELECT v.arxiv_id, 1 - (v.embedding <=> CAST(:q AS vector)) AS similarity "
             "FROM paper_vectors v JOIN papers p ON p.arxiv_id = v.arxiv_id "
@@ -165,7 +171,8 @@ def nearest(
             "ORDER BY v.embedding <=> CAST(:q AS vector) LIMIT :limit"
         ).bindparams(*expanding)
         rows = conn.execute(statement, params).all()
-        return [(row.arxiv_id, float(row.similarity)) for row in rows]
+        found = [(row.arxiv_id, float(row.similarity)) for row in rows]
+        return sorted(found, key=lambda pair: -pair[1])  # relaxed order: nearly sorted
     statement = sa.text(
         "SELECT v.arxiv_id, v.embedding FROM paper_vectors v "
         f"JOIN papers p ON p.arxiv_id = v.arxiv_id WHERE v.model = :model AND {where}"

@@ -2,7 +2,7 @@
 semantic leg and hybrid fusion, over the demo catalog plus real distractors.
 
     .venv/bin/python bench/search_quality.py [--distractors 5000] [--keyword-distractors 72133]
-                                             [--sweep]
+                                             [--sweep] [--max-tokens 256]
 
 `bench/judged_queries.json` holds 60 queries written as a researcher would ask (paraphrases,
 not titles), each answered by one demo paper. Distractors are the first N papers of
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,13 +27,18 @@ RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT.parent / "shared" / "data" / "arxiv-sample" / "arxiv-metadata-sample.json.gz"
 
 
-def build(folder: Path, distractors: int, embed: bool):  # type: ignore[no-untyped-def]
+def build(folder: Path, distractors: int, embed: bool, max_tokens: int = 256):  # type: ignore[no-untyped-def]
     from dailypapers.ingest.demo import load_demo
     from dailypapers.ingest.run import ingest_snapshot
     from dailypapers.search.keyword import KeywordIndex
     from dailypapers.search.vector import Embedder, embed_pending
     from dailypapers.storage import open_store
 
+    if max_tokens != 256:  # a copy of the 256-token catalog, its vectors made again
+        base = folder
+        folder = folder.with_name(f"{folder.name}-t{max_tokens}")
+        if not folder.exists() and (base / "built").exists():
+            shutil.copytree(base, folder)
     folder.mkdir(parents=True, exist_ok=True)
     store = open_store(f"sqlite:///{folder / 'catalog.db'}")
     marker = folder / "built"
@@ -47,7 +53,7 @@ def build(folder: Path, distractors: int, embed: bool):  # type: ignore[no-untyp
         print(ingest_snapshot(store, subset).summary(), flush=True)
         KeywordIndex(folder / "keyword").rebuild(store)
         marker.write_text("ok")
-    embedder = Embedder() if embed else None
+    embedder = Embedder(max_tokens=max_tokens) if embed else None
     if embedder is not None:
         start = time.perf_counter()
         count = embed_pending(
@@ -56,7 +62,11 @@ def build(folder: Path, distractors: int, embed: bool):  # type: ignore[no-untyp
             progress=lambda d, t: print(f"\r  embedded {d:,}/{t:,}", end="", flush=True),
         )
         if count:
-            print(f"\n  {count:,} papers embedded in {time.perf_counter() - start:.0f} s")
+            seconds = time.perf_counter() - start
+            print(f"\n  {count:,} papers embedded in {seconds:.0f} s", flush=True)
+            (folder / "embedding.json").write_text(
+                json.dumps({"papers": count, "seconds": round(seconds, 1), "model": embedder.name})
+            )
     return store, KeywordIndex(folder / "keyword"), embedder
 
 
@@ -145,15 +155,21 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="also try a grid of fusion weights, k and depths"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS / "search_quality.json")
+    parser.add_argument(
+        "--max-tokens", type=int, default=256, help="tokens of each paper the model reads"
+    )
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    suffix = "" if args.max_tokens == 256 else f"-t{args.max_tokens}"
+    args.out = args.out or RESULTS / f"search_quality{suffix}.json"
     if not SAMPLE.exists():
         sys.exit(f"needs the arXiv sample at {SAMPLE}")
     queries = [tuple(q) for q in json.loads((ROOT / "bench" / "judged_queries.json").read_text())]
     results = {"queries": len(queries)}
     store, keyword, embedder = build(
-        RESULTS / f"quality-{args.distractors}", args.distractors, embed=True
+        RESULTS / f"quality-{args.distractors}", args.distractors, True, args.max_tokens
     )
+    results["model"] = embedder.name
     results[f"{args.distractors} distractors"] = evaluate(store, keyword, embedder, queries)
     print(json.dumps(results, indent=2), flush=True)
     if args.sweep:

@@ -123,8 +123,8 @@ def test_interrupted_update_resumes_from_the_watermark(store, tmp_path):
 
     import dailypapers.search.keyword as module
 
-    module_batch = module._BATCH
-    module._BATCH = 100
+    module_batch, module_commit = module._BATCH, module.COMMIT_EVERY
+    module._BATCH = module.COMMIT_EVERY = 100
     try:
         with pytest.raises(KeyboardInterrupt):
             keyword.update(store, stop_after_first_batch)
@@ -132,7 +132,7 @@ def test_interrupted_update_resumes_from_the_watermark(store, tmp_path):
         assert keyword.count() == 100 and keyword.watermark is not None
         keyword.update(store)
     finally:
-        module._BATCH = module_batch
+        module._BATCH, module.COMMIT_EVERY = module_batch, module_commit
     with store.connect() as conn:
         from dailypapers.storage.stats import catalog_stats
 

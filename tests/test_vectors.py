@@ -248,6 +248,13 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder):
         save_vectors(conn, embedder.name, [(SATELLITE, 2, moved)])
     reader = VectorIndex.reader(tmp_path, embedder.name)
     assert reader is not None and reader.search(moved, 1)[0][0] != SATELLITE
+    # before the index is written again, searches compare the new vector exactly, and the
+    # paper's old vector in the index no longer speaks for it
+    near_old = semantic_neighbours(store, str(tmp_path), embedder.name,
+                                   catalog_vectors[SATELLITE][1], 5)
+    assert SATELLITE not in [i for i, _ in near_old]
+    assert semantic_neighbours(store, str(tmp_path), embedder.name, moved, 1)[0][0] == SATELLITE
+    assert VectorIndex.for_data_dir(tmp_path, embedder.name).pending(store) == 1
     assert reopened.update(store) >= 1 and len(reopened) == len(catalog_vectors)
     assert reopened.search(moved, 1)[0][0] == SATELLITE
     # a searching process sees the new generation without being restarted

@@ -2,7 +2,8 @@
 
 Every `index_interval_seconds`, and soon after a paper is submitted (`wake`), one web worker
 brings the indexes up to date: the tantivy index (SQLite), the embeddings of up to
-EMBED_PER_ROUND new papers, and the usearch index (SQLite). A file lock in the data folder
+EMBED_PER_ROUND new papers, and the usearch index (SQLite) once enough new vectors wait
+(until then searches compare them exactly; see ann.py). A file lock in the data folder
 makes sure one process at a time does this, whether a web worker or `dailypapers index`; a
 worker that finds it taken skips the round. Big backfills (a fresh snapshot of a million
 papers) belong to `dailypapers index` in a shell or cron: a round embeds a few hundred papers
@@ -25,6 +26,8 @@ from ..storage import Store
 
 log = logging.getLogger(__name__)
 EMBED_PER_ROUND = 256
+VECTOR_DELTA_MAX = 2000  # vectors searched exactly before the ANN index is rewritten
+VECTOR_DELTA_SECONDS = 3600.0
 
 
 @contextmanager
@@ -74,7 +77,13 @@ def refresh_indexes(
         if embedder is not None:
             embedded = embed_pending(store, embedder, stop_after=embed_limit)
             if store.dialect == "sqlite":
-                vectors = VectorIndex.for_data_dir(data_dir, embedder.name).update(store)
+                index = VectorIndex.for_data_dir(data_dir, embedder.name)
+                waiting = index.pending(store)
+                age = time.time() - index.saved_at if index.saved_at else float("inf")
+                # Searches compare the vectors saved since the index was written exactly, so
+                # rewriting the whole index file can wait for a bigger delta or an hour.
+                if waiting >= VECTOR_DELTA_MAX or (waiting and age > VECTOR_DELTA_SECONDS):
+                    vectors = index.update(store)
     return Round(keyword, embedded, vectors, time.perf_counter() - started)
 
 

@@ -192,5 +192,12 @@ sa.Index(
 )
 sa.Index("ix_papers_primary_category", papers.c.primary_category)
 sa.Index("ix_papers_published_at", papers.c.published_at)
+sa.Index("ix_papers_modified_at", papers.c.modified_at, papers.c.arxiv_id)
+sa.Index(
+    "ix_paper_vectors_created_at",
+    paper_vectors.c.model,
+    paper_vectors.c.created_at,
+    paper_vectors.c.arxiv_id,
+)
 sa.Index("ix_paper_categories_category", paper_categories.c.category)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)

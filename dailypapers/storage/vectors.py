@@ -64,7 +64,9 @@ def save_vectors(
     """Replace the vectors of these (arxiv_id, version, vector) papers; one row per paper."""
     if not items:
         return
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    # Microseconds: only the rows of one call share a stamp, so "saved after the index's
+    # watermark" (ann.py) never confuses a later save with one the index already holds.
+    now = datetime.now(UTC).replace(tzinfo=None)
     ids = [arxiv_id for arxiv_id, _, _ in items]
     conn.execute(sa.delete(paper_vectors).where(paper_vectors.c.arxiv_id.in_(ids)))
     if conn.dialect.name == "postgresql":
@@ -129,12 +131,18 @@ def nearest(
     categories: Sequence[str] = (),
     years: tuple[int, int] | None = None,
     has_code: bool = False,
+    since: tuple[datetime, str] | None = None,
 ) -> list[tuple[str, float]]:
     """(arxiv_id, cosine similarity) of the stored vectors closest to `vector`, closest first.
     Hidden papers and `exclude` are left out; the filters apply before ranking, so `limit`
-    results come back whenever that many papers pass them."""
+    results come back whenever that many papers pass them. With `since`, only vectors saved
+    after that (created_at, arxiv_id) watermark are compared."""
     filters: list[str] = ["NOT p.hidden"]
     params: dict[str, Any] = {"model": model, "limit": limit}
+    if since is not None:
+        filters.append("(v.created_at, v.arxiv_id) > (:since_at, :since_id)")
+        params["since_at"] = _when(conn, since[0])
+        params["since_id"] = since[1]
     if exclude:
         filters.append("NOT (v.arxiv_id IN :exclude)")
         params["exclude"] = list(exclude)
@@ -146,11 +154,8 @@ def nearest(
         params["categories"] = list(categories)
     if years:
         filters.append("p.published_at >= :first AND p.published_at < :after")
-        first, after = datetime(years[0], 1, 1), datetime(years[1] + 1, 1, 1)
-        if conn.dialect.name == "sqlite":  # compared as the text SQLite stores
-            params["first"], params["after"] = first.isoformat(" "), after.isoformat(" ")
-        else:
-            params["first"], params["after"] = first, after
+        params["first"] = _when(conn, datetime(years[0], 1, 1))
+        params["after"] = _when(conn, datetime(years[1] + 1, 1, 1))
     if has_code:
         filters.append("p.has_code")
     expanding: list[sa.BindParameter[Any]] = [
@@ -188,6 +193,24 @@ def nearest(
     scores = matrix @ np.asarray(vector, dtype=np.float32)
     top = np.argsort(-scores)[:limit]
     return [(ids[i], float(scores[i])) for i in top]
+
+
+def _when(conn: Connection, moment: datetime) -> Any:
+    """A datetime as a raw SQL parameter. SQLite compares the text SQLAlchemy stores, which
+    always has microseconds ('2026-11-26 18:19:24.000000'): a shorter text would sort before
+    it and match rows of the same second."""
+    if conn.dialect.name == "sqlite":
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+def saved_since(conn: Connection, model: str, since: tuple[datetime, str]) -> set[str]:
+    """Papers whose vector from `model` was saved after the (created_at, arxiv_id) mark."""
+    query = sa.select(paper_vectors.c.arxiv_id).where(
+        paper_vectors.c.model == model,
+        sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > since,
+    )
+    return set(conn.execute(query).scalars())
 
 
 def has_vectors(conn: Connection, model: str) -> bool:

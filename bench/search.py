@@ -338,7 +338,7 @@ def measure(size: int, rounds: int, concurrency: int, database_url: str | None =
     else:
         store = open_store(f"sqlite:///{folder / 'catalog.db'}")
         keyword = KeywordIndex(folder / "data" / "search" / "keyword")
-    embedder = Embedder()
+    embedder = Embedder(threads=1)  # as the web app runs it
     sets = queries_for()
     everything = [q for qs in sets.values() for q in qs]
 

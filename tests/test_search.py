@@ -1,5 +1,6 @@
 """The query language and the keyword index, on catalogs in SQLite and PostgreSQL."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -145,18 +146,16 @@ def test_cli_index_and_search(tmp_path, database_url):
     loaded = runner.invoke(cli, ["demo"], env=env)
     assert loaded.exit_code == 0
     built = runner.invoke(cli, ["index", "--rebuild", "--no-vectors"], env=env)
+    assert "keyword index: 553 papers indexed" in loaded.stderr
+    assert built.exit_code == 0 and "553 papers indexed, 553 searchable" in built.output
+    elsewhere = {**env, "DAILYPAPERS_DATA_DIR": str(tmp_path / "no-index-here")}
+    empty = runner.invoke(cli, ["search", "same-sign dilepton", "--json"], env=elsewhere)
     if database_url.startswith("sqlite"):
-        assert "keyword index: 553 papers indexed" in loaded.stderr
-        elsewhere = {**env, "DAILYPAPERS_DATA_DIR": str(tmp_path / "no-index-here")}
-        empty = runner.invoke(cli, ["search", "dilepton"], env=elsewhere)
         assert empty.exit_code == 1 and "run `dailypapers index` first" in empty.output
-        assert built.exit_code == 0 and "553 papers indexed, 553 searchable" in built.output
-    else:  # PostgreSQL keeps its own full-text column
-        assert built.exit_code == 0 and "nothing to do" in built.output
+    else:  # without a tantivy index, PostgreSQL's own full text answers
+        assert empty.exit_code == 0 and json.loads(empty.stdout)[0]["id"] == "1302.2146"
     result = runner.invoke(cli, ["search", "same-sign dilepton", "--json", "--limit", "3"],
                            env=env)
-    import json
-
     hits = json.loads(result.stdout)
     assert hits[0]["id"] == "1302.2146" and len(hits) <= 3
     jump = runner.invoke(cli, ["search", "https://arxiv.org/abs/1302.2146v2"], env=env)
@@ -226,3 +225,20 @@ def test_search_page_highlights_filters_jumps_and_feeds(store, tmp_path):
         ns = {"a": "http://www.w3.org/2005/Atom"}
         assert feed.xpath("//a:entry/a:id/text()", namespaces=ns)[0].endswith(
             "/papers/1302.2146")
+
+
+def test_the_tantivy_index_serves_either_database_once_built(store, tmp_path):
+    """PostgreSQL's full text answers until a tantivy index exists in the data folder; then
+    the index answers (ranking every full-text match costs seconds at 100k papers)."""
+    from dailypapers.search import keyword_search
+
+    load_demo(store)
+    before = keyword_search(store, str(tmp_path))
+    if store.dialect == "postgresql":
+        assert isinstance(before, FullTextSearch)
+    else:
+        assert before is None
+    KeywordIndex.for_data_dir(tmp_path).update(store)
+    after = keyword_search(store, str(tmp_path))
+    assert isinstance(after, KeywordIndex)
+    assert ids(after, "same-sign dilepton")[0] == "1302.2146"

@@ -1,6 +1,7 @@
-"""Search: the query language (query.py) and the keyword leg: a tantivy index beside the
-database on SQLite (keyword.py), the database's own full text on PostgreSQL (fulltext.py).
-The semantic leg and fusion follow (issue 4)."""
+"""Search: the query language (query.py); the keyword leg, a tantivy index beside the
+database (keyword.py; PostgreSQL's own full text, fulltext.py, until one is built); the
+semantic leg (vector.py, ann.py) and their fusion (hybrid.py); index upkeep (background.py).
+docs/search.md describes the whole."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ class KeywordSearch(Protocol):
 
 
 def keyword_search(store: Store, data_dir: str) -> KeywordSearch | None:
-    """The keyword leg for this store; None on SQLite while no index has been built."""
+    """The keyword leg: the tantivy index in `data_dir` once one has been built (on either
+    database); before that, PostgreSQL's own full text, or None on SQLite."""
+    index = KeywordIndex.for_data_dir(data_dir)
+    if index.watermark is not None:
+        return index
     if store.dialect == "postgresql":
         from .fulltext import FullTextSearch
 
         return FullTextSearch(store)
-    index = KeywordIndex.for_data_dir(data_dir)
-    return index if index.watermark is not None else None
+    return None
 
 
 def run_hybrid(

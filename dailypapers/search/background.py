@@ -1,7 +1,7 @@
 """Keeping the search indexes current from inside `dailypapers serve`.
 
 Every `index_interval_seconds`, and soon after a paper is submitted (`wake`), one web worker
-brings the indexes up to date: the tantivy index (SQLite), the embeddings of up to
+brings the indexes up to date: the tantivy index, the embeddings of up to
 EMBED_PER_ROUND new papers, and the usearch index (SQLite) once enough new vectors wait
 (until then searches compare them exactly; see ann.py). A file lock in the data folder
 makes sure one process at a time does this, whether a web worker or `dailypapers index`; a
@@ -72,8 +72,7 @@ def refresh_indexes(
         if not held:
             return None
         keyword = vectors = embedded = 0
-        if store.dialect == "sqlite":
-            keyword = KeywordIndex.for_data_dir(data_dir).update(store)
+        keyword = KeywordIndex.for_data_dir(data_dir).update(store)
         if embedder is not None:
             embedded = embed_pending(store, embedder, stop_after=embed_limit)
             if store.dialect == "sqlite":

@@ -2,7 +2,7 @@
 semantic leg and hybrid fusion, over the demo catalog plus real distractors.
 
     .venv/bin/python bench/search_quality.py [--distractors 5000] [--keyword-distractors 72133]
-                                             [--sweep] [--max-tokens 256]
+                                             [--sweep] [--max-tokens 128]
 
 `bench/judged_queries.json` holds 60 queries written as a researcher would ask (paraphrases,
 not titles), each answered by one demo paper. Distractors are the first N papers of
@@ -27,14 +27,14 @@ RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT.parent / "shared" / "data" / "arxiv-sample" / "arxiv-metadata-sample.json.gz"
 
 
-def build(folder: Path, distractors: int, embed: bool, max_tokens: int = 256):  # type: ignore[no-untyped-def]
+def build(folder: Path, distractors: int, embed: bool, max_tokens: int = 128):  # type: ignore[no-untyped-def]
     from dailypapers.ingest.demo import load_demo
     from dailypapers.ingest.run import ingest_snapshot
     from dailypapers.search.keyword import KeywordIndex
     from dailypapers.search.vector import Embedder, embed_pending
     from dailypapers.storage import open_store
 
-    if max_tokens != 256:  # a copy of the 256-token catalog, its vectors made again
+    if max_tokens != 256:  # a copy of the first (256-token) catalog, its vectors made again
         base = folder
         folder = folder.with_name(f"{folder.name}-t{max_tokens}")
         if not folder.exists() and (base / "built").exists():
@@ -156,11 +156,11 @@ def main() -> None:
         "--sweep", action="store_true", help="also try a grid of fusion weights, k and depths"
     )
     parser.add_argument(
-        "--max-tokens", type=int, default=256, help="tokens of each paper the model reads"
+        "--max-tokens", type=int, default=128, help="tokens of each paper the model reads"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    suffix = "" if args.max_tokens == 256 else f"-t{args.max_tokens}"
+    suffix = "" if args.max_tokens == 128 else f"-t{args.max_tokens}"
     args.out = args.out or RESULTS / f"search_quality{suffix}.json"
     if not SAMPLE.exists():
         sys.exit(f"needs the arXiv sample at {SAMPLE}")

@@ -63,7 +63,7 @@ def test_the_model_is_the_real_one(embedder):
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.5 > vectors[0] @ vectors[2]
-    assert embedder.name == "sentence-transformers/all-MiniLM-L6-v2@256"
+    assert embedder.name == "sentence-transformers/all-MiniLM-L6-v2@128"
 
 
 def test_embedding_job_is_resumable_and_replaces_on_a_new_version(store, embedder):
@@ -142,7 +142,7 @@ def test_cli_index_embeds_and_similar_answers(tmp_path, database_url):
     assert before.exit_code == 1 and "has no embedding yet" in before.output
     built = runner.invoke(cli, ["index"], env=env)
     assert built.exit_code == 0, built.output
-    assert "embeddings: 17 papers embedded with sentence-transformers/all-MiniLM-L6-v2@256" in (
+    assert "embeddings: 17 papers embedded with sentence-transformers/all-MiniLM-L6-v2@128" in (
         built.output)
     result = runner.invoke(cli, ["similar", "arXiv:0704.0001v2", "--json", "--limit", "3"],
                            env=env)

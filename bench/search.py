@@ -314,7 +314,13 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def measure(size: int, rounds: int, concurrency: int, database_url: str | None = None) -> dict:  # type: ignore[type-arg]
+def measure(
+    size: int,
+    rounds: int,
+    concurrency: int,
+    database_url: str | None = None,
+    keyword_dir: str | None = None,
+) -> dict:  # type: ignore[type-arg]
     from concurrent.futures import ThreadPoolExecutor
 
     from dailypapers.search import KeywordSearch
@@ -329,9 +335,9 @@ def measure(size: int, rounds: int, concurrency: int, database_url: str | None =
     folder = RESULTS / f"search-{size}"
     data_dir = str(folder / "data")
     keyword: KeywordSearch
-    if database_url:  # PostgreSQL: full text and pgvector answer
+    if database_url:  # PostgreSQL: pgvector, and tantivy or the database's full text
         store = open_store(database_url, migrate=False)
-        keyword = FullTextSearch(store)
+        keyword = KeywordIndex(Path(keyword_dir)) if keyword_dir else FullTextSearch(store)
     else:
         store = open_store(f"sqlite:///{folder / 'catalog.db'}")
         keyword = KeywordIndex(folder / "data" / "search" / "keyword")
@@ -403,6 +409,9 @@ def measure(size: int, rounds: int, concurrency: int, database_url: str | None =
 
 
 def main() -> None:
+    from dailypapers.search.keyword import KeywordIndex
+    from dailypapers.storage import open_store
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=2, help="times each query is timed")
@@ -415,10 +424,22 @@ def main() -> None:
     )
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--full-text",
+        action="store_true",
+        help="with --postgres: PostgreSQL's full text as the keyword leg (slow), not tantivy",
+    )
+    parser.add_argument("--keyword-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "search.json")
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.rounds, args.concurrency, args.database_url)))
+        print(
+            json.dumps(
+                measure(
+                    args.measure, args.rounds, args.concurrency, args.database_url, args.keyword_dir
+                )
+            )
+        )
         return
     if not SAMPLE.exists():
         sys.exit(f"needs the arXiv sample at {SAMPLE}")
@@ -434,11 +455,17 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
                 print(f"{size:,} papers: building in PostgreSQL...", flush=True)
                 built, url = build_postgres(size, Path(folder))
+                keyword_dir = Path(folder) / "keyword"
+                if not args.full_text:  # what dailypapers builds beside PostgreSQL too
+                    start = time.perf_counter()
+                    KeywordIndex(keyword_dir).rebuild(open_store(url, migrate=False))
+                    built["keyword_build_s"] = round(time.perf_counter() - start, 1)
+                    command += ["--keyword-dir", str(keyword_dir)]
                 print(f"{size:,} papers: measuring in a fresh process...", flush=True)
                 child = subprocess.run(
                     [*command, "--database-url", url], stdout=subprocess.PIPE, text=True, check=True
                 )
-            key = f"{size} postgresql"
+            key = f"{size} postgresql" + (" full text" if args.full_text else "")
         else:
             print(f"{size:,} papers: building (cached after the first run)...", flush=True)
             built = build(size, args.rebuild)

@@ -242,3 +242,24 @@ def test_the_tantivy_index_serves_either_database_once_built(store, tmp_path):
     after = keyword_search(store, str(tmp_path))
     assert isinstance(after, KeywordIndex)
     assert ids(after, "same-sign dilepton")[0] == "1302.2146"
+
+
+def test_an_index_left_from_another_catalog_is_rebuilt(tmp_path):
+    """The database file was replaced but the data folder kept: no ghost papers in search."""
+    from dailypapers.storage import open_store
+
+    old = open_store(f"sqlite:///{tmp_path / 'old.db'}")
+    load_demo(old)
+    keyword = KeywordIndex(tmp_path / "kw")
+    keyword.update(old)
+    old.close()
+    new = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    with new.begin() as conn:
+        write_papers(conn, [PaperRecord(arxiv_id="2401.00042", title="Sourdough kinetics",
+                                        abstract="Wild yeast.", source="api",
+                                        versions=[VersionRecord(1, None)])])
+    keyword.update(new)
+    assert keyword.count() == 1
+    assert ids(keyword, "same-sign dilepton") == []
+    assert ids(keyword, "sourdough") == ["2401.00042"]
+    new.close()

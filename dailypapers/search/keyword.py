@@ -169,7 +169,9 @@ class KeywordIndex:
         """Re-index the papers changed since the last update (all of them the first time).
 
         Every COMMIT_EVERY papers are committed with the watermark after them, so a killed
-        run resumes from its last commit. Hidden papers are removed. Returns the number of papers (re)indexed.
+        run resumes from its last commit. Hidden papers are removed. An index holding more
+        papers than the catalog has was made from another catalog and is rebuilt. Returns
+        the number of papers (re)indexed.
         """
         since = self.watermark
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -209,6 +211,10 @@ class KeywordIndex:
         finally:
             writer.wait_merging_threads()
             self.index.reload()
+        if not fresh and self.count() > _papers(store):
+            # More documents than the catalog has papers: the index was made from another
+            # catalog (the database file was replaced, the data folder kept). Start again.
+            return self.rebuild(store, progress)
         return done
 
     # --- searching -------------------------------------------------------------------------
@@ -272,6 +278,12 @@ def build_query_text(query: ParsedQuery, *, has_code: bool = False) -> str:
         quoted = '"' + " ".join(phrase) + '"'
         clauses.append(f"-title:{quoted} -abstract:{quoted}")
     return " ".join(clauses)
+
+
+def _papers(store: Store) -> int:
+    """How many papers the catalog has (counted on an index: ~30 ms at 1M papers)."""
+    with store.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
 
 
 def _changed_rows(store: Store, since: datetime | None) -> Iterator[list[dict[str, Any]]]:

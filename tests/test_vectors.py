@@ -217,7 +217,7 @@ def test_api_search_is_hybrid_once_vectors_exist(hybrid_setup, embedder):
         assert page.xpath("//article[contains(@class,'result')]/@id")[0] == f"paper-{SATELLITE}"
 
 
-def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder):
+def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder, monkeypatch):
     from dailypapers.search.ann import VectorIndex, semantic_neighbours
     from dailypapers.storage import open_store
 
@@ -255,6 +255,12 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder):
     assert SATELLITE not in [i for i, _ in near_old]
     assert semantic_neighbours(store, str(tmp_path), embedder.name, moved, 1)[0][0] == SATELLITE
     assert VectorIndex.for_data_dir(tmp_path, embedder.name).pending(store) == 1
+    # a delta too big to compare at each search (a backfill under way) waits for the index
+    import dailypapers.search.ann as ann
+
+    monkeypatch.setattr(ann, "DELTA_EXACT_MAX", 0)
+    assert semantic_neighbours(store, str(tmp_path), embedder.name, moved, 1)[0][0] != SATELLITE
+    monkeypatch.undo()
     assert reopened.update(store) >= 1 and len(reopened) == len(catalog_vectors)
     assert reopened.search(moved, 1)[0][0] == SATELLITE
     # a searching process sees the new generation without being restarted

@@ -44,6 +44,7 @@ SAVE_EVERY_SECONDS = 60.0
 # 128 0.90, 256 0.95, 512 0.97 (2.1 ms per search), 1024 0.97.
 EF_SEARCH = 512
 ANN_MAX_CANDIDATES = 20_000
+DELTA_EXACT_MAX = 20_000  # newer vectors compared exactly at each search, at most
 _META = "index.json"
 
 
@@ -328,9 +329,15 @@ def semantic_neighbours(
         if index is not None and len(index) and index.until is not None:
             # Vectors saved since the index was written (the delta: a day's new papers, a
             # new version) are compared exactly and replace what the index holds for them.
+            # A delta too big to compare at each search (a backfill under way) waits for the
+            # next index update instead.
+            fresh: list[tuple[str, float]] = []
             with store.connect() as conn:
-                changed = saved_since(conn, model, index.until)
-                fresh = nearest(conn, vector, model, limit, exclude, since=index.until, **filters)
+                changed = saved_since(conn, model, index.until, DELTA_EXACT_MAX) or set()
+                if changed:
+                    fresh = nearest(
+                        conn, vector, model, limit, exclude, since=index.until, **filters
+                    )
             # Filters (and hidden papers) are applied to the candidates: ask for a few more
             # than needed, and four times more again while too few pass, up to a cap beyond
             # which an exact scan of the papers passing the filters is cheaper.

@@ -204,13 +204,21 @@ def _when(conn: Connection, moment: datetime) -> Any:
     return moment
 
 
-def saved_since(conn: Connection, model: str, since: tuple[datetime, str]) -> set[str]:
-    """Papers whose vector from `model` was saved after the (created_at, arxiv_id) mark."""
-    query = sa.select(paper_vectors.c.arxiv_id).where(
-        paper_vectors.c.model == model,
-        sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > since,
+def saved_since(
+    conn: Connection, model: str, since: tuple[datetime, str], limit: int
+) -> set[str] | None:
+    """Papers whose vector from `model` was saved after the (created_at, arxiv_id) mark, or
+    None when there are more than `limit` of them."""
+    query = (
+        sa.select(paper_vectors.c.arxiv_id)
+        .where(
+            paper_vectors.c.model == model,
+            sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > since,
+        )
+        .limit(limit + 1)
     )
-    return set(conn.execute(query).scalars())
+    found = set(conn.execute(query).scalars())
+    return None if len(found) > limit else found
 
 
 def has_vectors(conn: Connection, model: str) -> bool:

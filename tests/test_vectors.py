@@ -288,6 +288,19 @@ def test_concurrent_queries_are_batched_and_get_their_own_vectors(embedder):
     assert not embedder._waiting and not embedder._busy
 
 
+def test_recent_query_vectors_are_reused(embedder):
+    cached = Embedder(query_cache=2)
+    cached._model = embedder._load()  # the session's model, not a second copy
+    first = cached.embed_query("graph neural networks")
+    again = cached.embed_query("graph neural networks")
+    assert np.array_equal(first, again) and again is not first  # a copy: callers may modify
+    first[:] = 0
+    assert np.abs(cached.embed_query("graph neural networks")).sum() > 0
+    cached.embed_query("diffusion models")
+    cached.embed_query("quantum error correction")
+    assert list(cached._cache) == ["diffusion models", "quantum error correction"]
+
+
 def test_index_lock_lets_one_process_update(tmp_path, store, embedder):
     from dailypapers.search.background import index_lock, refresh_indexes
 

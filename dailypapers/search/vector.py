@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,11 @@ class Embedder:
     QUERY_BATCH = 32
 
     def __init__(
-        self, device: str = "cpu", max_tokens: int = DEFAULT_MAX_TOKENS, threads: int = 0
+        self,
+        device: str = "cpu",
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        threads: int = 0,
+        query_cache: int = 1024,
     ) -> None:
         self.device = device
         self.threads = threads  # torch's CPU threads for this process; 0 leaves its default
@@ -52,6 +57,10 @@ class Embedder:
         self._queries = threading.Condition()
         self._waiting: list[_Query] = []
         self._busy = False
+        # Recent query vectors: the next page of results, a feed reader polling a search and
+        # the JSON twin of a page ask for the same words again.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = query_cache
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -105,6 +114,11 @@ class Embedder:
         """One query's vector. Queries that arrive while the model is busy wait and go
         through together in the next forward pass (8 short queries cost about 2.5 times one),
         first come first served."""
+        with self._queries:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached.copy()
         query = _Query(text)
         with self._queries:
             self._waiting.append(query)
@@ -135,6 +149,11 @@ class Embedder:
         if query.error is not None:
             raise query.error
         assert query.vector is not None
+        if self._cache_size:
+            with self._queries:
+                self._cache[text] = query.vector.copy()
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return query.vector
 
 

@@ -178,11 +178,14 @@ def test_api_search_uses_the_keyword_index_once_built(store, tmp_path):
             assert [h["paper"]["id"] for h in plain] == ["1302.2146"]
             assert client.get("/api/papers/search",
                               params={"q": "dilepton zebra"}).json() == []
-        KeywordIndex.for_data_dir(tmp_path).rebuild(store)
-        app.state.keyword_index = None  # look again now that an index exists
+        else:  # before an index exists: PostgreSQL's full text
+            plain = client.get("/api/papers/search", params={"q": "dilepton signature"}).json()
+            assert plain[0]["paper"]["id"] == "1302.2146"
+        KeywordIndex.for_data_dir(tmp_path).rebuild(store)  # the running app picks it up
         ranked = client.get("/api/papers/search",
                             params={"q": "dilepton zebra", "limit": 3}).json()
         assert ranked[0]["paper"]["id"] == "1302.2146"  # BM25: not every word needed
+        assert isinstance(app.state.keyword_index, KeywordIndex)  # on PostgreSQL too
         assert ranked[0]["title"] == "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
         by_author = client.get("/api/papers/search", params={"q": "author:Perelstein"}).json()
         assert [h["paper"]["id"] for h in by_author] == ["1302.2146"]

@@ -22,6 +22,7 @@ from ..lists import (
     trending,
 )
 from ..search import KeywordSearch, keyword_search, run_hybrid
+from ..search.keyword import KeywordIndex
 from ..search.query import parse_query
 from ..storage.daily import ListFilter, daily_entry, list_daily, search_papers
 from ..storage.papers import get_paper
@@ -126,11 +127,16 @@ def api_daily_papers(
 
 
 def keyword_index(request: Request) -> KeywordSearch | None:
-    """This process's keyword leg, or None while none has been built (SQLite)."""
+    """This process's keyword leg: the tantivy index once built (kept for the process's
+    life), before that PostgreSQL's full text or None (SQLite), asked again each time so the
+    index is picked up as soon as the indexer has built it."""
     state = request.app.state
-    if getattr(state, "keyword_index", None) is None:
-        state.keyword_index = keyword_search(state.store, state.config.data_dir)
-    return state.keyword_index
+    found = getattr(state, "keyword_index", None)
+    if found is None:
+        found = keyword_search(state.store, state.config.data_dir)
+        if isinstance(found, KeywordIndex):
+            state.keyword_index = found
+    return found
 
 
 def search_ids(request: Request, parsed: Any, limit: int, has_code: bool = False) -> list[str]:

@@ -34,7 +34,7 @@ run: setup
 
 lint: setup-test
 	$(BIN)/ruff check dailypapers tests bench
-	$(BIN)/ruff format --check dailypapers
+	$(BIN)/ruff format --check dailypapers tests bench
 	$(BIN)/mypy
 
 # Browser tests drive Debian's chromium (a browser download would fail on our machines).

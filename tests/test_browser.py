@@ -18,7 +18,7 @@ from .httpfixture import PayloadServer, Reply
 pytestmark = pytest.mark.browser
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
-HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">"
+HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 
 
 def _free_port() -> int:
@@ -29,10 +29,14 @@ def _free_port() -> int:
 
 def _hostile_json() -> bytes:
     item = {
-        "paper": {"id": "2401.00077", "title": f"Hostile {HOSTILE}",
-                  "summary": f"Abstract {HOSTILE}", "upvotes": 1,
-                  "authors": [{"name": f"Mallory {HOSTILE}"}],
-                  "githubRepo": "javascript:alert(1)"},
+        "paper": {
+            "id": "2401.00077",
+            "title": f"Hostile {HOSTILE}",
+            "summary": f"Abstract {HOSTILE}",
+            "upvotes": 1,
+            "authors": [{"name": f"Mallory {HOSTILE}"}],
+            "githubRepo": "javascript:alert(1)",
+        },
         "publishedAt": "2024-07-23T00:00:00.000Z",
         "title": f"Hostile {HOSTILE}",
         "submittedBy": {"fullname": f"Eve {HOSTILE}", "user": "eve"},
@@ -47,19 +51,26 @@ def site(tmp_path_factory):
     hostile = folder / "hostile.json"
     hostile.write_bytes(_hostile_json())
     with PayloadServer(lambda _p, _q: Reply(api_feed)) as arxiv:
-        env = {**os.environ,
-               "DAILYPAPERS_DATABASE_URL": f"sqlite:///{folder / 'site.db'}",
-               "DAILYPAPERS_DATA_DIR": str(folder),
-               "DAILYPAPERS_ARXIV_API_ENDPOINT": arxiv.url + "/api/query",
-               "DAILYPAPERS_SUBMISSION_MAX_AGE_DAYS": "36500"}
+        env = {
+            **os.environ,
+            "DAILYPAPERS_DATABASE_URL": f"sqlite:///{folder / 'site.db'}",
+            "DAILYPAPERS_DATA_DIR": str(folder),
+            "DAILYPAPERS_ARXIV_API_ENDPOINT": arxiv.url + "/api/query",
+            "DAILYPAPERS_SUBMISSION_MAX_AGE_DAYS": "36500",
+        }
         cli = [sys.executable, "-m", "dailypapers"]
         subprocess.run([*cli, "demo"], env=env, check=True, capture_output=True, timeout=120)
         for source in (DATA / "hf_daily_papers_CONSTRUCTED.json", hostile):
-            subprocess.run([*cli, "ingest", "hf-daily", str(source)], env=env,
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                [*cli, "ingest", "hf-daily", str(source)], env=env, capture_output=True, timeout=120
+            )
         port = _free_port()
-        process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [*cli, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -79,8 +90,13 @@ def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                  "--disable-component-update", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
         yield chromium
         chromium.close()
@@ -121,7 +137,8 @@ def test_a_new_researchers_first_morning(site, browser):
     assert vote.locator(".count").inner_text() == "17"
     vote.click()
     page.wait_for_function(
-        "document.querySelector(\"form[data-paper='2407.13168'] .count\").textContent === '18'")
+        "document.querySelector(\"form[data-paper='2407.13168'] .count\").textContent === '18'"
+    )
     assert page.url.endswith("/papers/date/2024-07-22")
     page.reload()
     assert page.locator("form[data-paper='2407.13168'] .count").inner_text() == "18"
@@ -139,8 +156,10 @@ def test_a_new_researchers_first_morning(site, browser):
     page.fill("#paper", "https://arxiv.org/abs/2104.12255v1")
     page.get_by_role("button", name="Submit").click()
     assert page.url.endswith("/papers/2104.12255")
-    assert "already on the daily list" in page.locator(".flash").inner_text() or \
-        "on today's list" in page.locator(".flash").inner_text()
+    assert (
+        "already on the daily list" in page.locator(".flash").inner_text()
+        or "on today's list" in page.locator(".flash").inner_text()
+    )
 
     # comment in Markdown, reply
     page.goto(site + "/papers/2407.13168")
@@ -162,8 +181,12 @@ def test_hostile_metadata_is_shown_as_text(site, browser):
     page = browser.new_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    for path in ("/papers/date/2024-07-23", "/papers/2401.00077", "/papers/month/2024-07",
-                 "/papers/trending"):
+    for path in (
+        "/papers/date/2024-07-23",
+        "/papers/2401.00077",
+        "/papers/month/2024-07",
+        "/papers/trending",
+    ):
         page.goto(site + path)
         assert page.evaluate("window.__pwned") is None, path
     page.goto(site + "/papers/2401.00077")
@@ -174,8 +197,9 @@ def test_hostile_metadata_is_shown_as_text(site, browser):
 
 
 def test_phone_and_dark_screenshots(site, browser):
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                color_scheme="dark")
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, color_scheme="dark"
+    )
     page = phone.new_page()
     page.goto(site + "/papers/date/2024-07-22")
     width = page.evaluate("document.documentElement.scrollWidth")

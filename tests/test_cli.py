@@ -16,23 +16,36 @@ def run(*args, env=None):
 
 
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "dailypapers", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dailypapers", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "ingest" in result.stdout
 
 
 def test_config_show_lists_sources_and_masks_passwords(tmp_path):
     (tmp_path / ".env").write_text("DAILYPAPERS_LOG_LEVEL=info\n")
-    result = run("--http-retries", "2", "config", "show", "--json",
-                 env={"DAILYPAPERS_DATABASE_URL": "postgresql://app:s3cret@db:5432/papers"})
+    result = run(
+        "--http-retries",
+        "2",
+        "config",
+        "show",
+        "--json",
+        env={"DAILYPAPERS_DATABASE_URL": "postgresql://app:s3cret@db:5432/papers"},
+    )
     shown = json.loads(result.output)
     assert shown["http_retries"] == {"value": "2", "source": "flag"}
-    assert shown["database_url"] == {"value": "postgresql://app:****@db:5432/papers",
-                                     "source": "env"}
+    assert shown["database_url"] == {
+        "value": "postgresql://app:****@db:5432/papers",
+        "source": "env",
+    }
     assert shown["log_level"] == {"value": "INFO", "source": ".env"}
     assert shown["request_delay"]["source"] == "default"
-    assert "s3cret" not in run("config", "show",
-                               env={"DAILYPAPERS_DATABASE_URL": "postgresql://a:s3cret@h/d"}).output
+    assert (
+        "s3cret"
+        not in run(
+            "config", "show", env={"DAILYPAPERS_DATABASE_URL": "postgresql://a:s3cret@h/d"}
+        ).output
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +95,8 @@ def test_snapshot_exit_codes(tmp_path):
 def test_hf_daily_file_and_missing_file(tmp_path):
     env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
     result = CliRunner().invoke(
-        cli, ["ingest", "hf-daily", str(DATA / "hf_daily_papers_CONSTRUCTED.json")], env=env)
+        cli, ["ingest", "hf-daily", str(DATA / "hf_daily_papers_CONSTRUCTED.json")], env=env
+    )
     assert result.exit_code == 3 and "daily list: 2 new" in result.output
     missing = CliRunner().invoke(cli, ["ingest", "hf-daily", "nope.json"], env=env)
     assert missing.exit_code == 2 and "no such file" in missing.output
@@ -100,7 +114,8 @@ def test_oai_needs_from_on_first_harvest_and_checks_dates(tmp_path):
     result = CliRunner().invoke(cli, ["ingest", "oai", "--from", "2024-13-01"], env=env)
     assert result.exit_code == 2 and "is not a date" in result.output
     result = CliRunner().invoke(
-        cli, ["ingest", "oai", "--from", "2024-02-01", "--until", "2024-01-01"], env=env)
+        cli, ["ingest", "oai", "--from", "2024-02-01", "--until", "2024-01-01"], env=env
+    )
     assert result.exit_code == 2 and "--until is before --from" in result.output
 
 

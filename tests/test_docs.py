@@ -16,8 +16,11 @@ def test_every_setting_is_in_the_configuration_docs():
 
 
 def test_cli_reference_is_generated_from_the_current_help():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_docs.py"), "--check"],
-                            capture_output=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "cli_docs.py"), "--check"],
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 0, "docs/cli.md is stale: run python scripts/cli_docs.py"
 
 

@@ -20,21 +20,32 @@ ERROR = (DATA / "api" / "2026_error_id_list_abc_http400.xml").read_bytes()
 
 
 def client(delay=0.0):
-    return PoliteClient(delay=delay, timeout=5, retries=2, backoff_base=0.05, backoff_max=1,
-                        user_agent="dailypapers-tests")
+    return PoliteClient(
+        delay=delay,
+        timeout=5,
+        retries=2,
+        backoff_base=0.05,
+        backoff_max=1,
+        user_agent="dailypapers-tests",
+    )
 
 
 def search_pages(_path, params):
-    return Reply(SEARCH.get(params["start"], EMPTY), headers={"Content-Type": "application/atom+xml"})
+    return Reply(
+        SEARCH.get(params["start"], EMPTY), headers={"Content-Type": "application/atom+xml"}
+    )
 
 
 def test_query_pages_with_start_and_max_results(store):
     with PayloadServer(search_pages) as server, client(delay=0.3) as http:
-        report = ingest_arxiv_api(store, http, server.url + "/api/query", query="testing",
-                                  max_results=20)
+        report = ingest_arxiv_api(
+            store, http, server.url + "/api/query", query="testing", max_results=20
+        )
     assert report.clean and report.counts.new == 20
     assert [(r.params["start"], r.params["max_results"]) for r in server.requests] == [
-        ("0", "20"), ("10", "10")]
+        ("0", "20"),
+        ("10", "10"),
+    ]
     assert server.requests[0].params["search_query"] == "testing"
     assert server.requests[1].at - server.requests[0].at >= 0.29  # politeness delay
 
@@ -62,7 +73,9 @@ def test_ids_are_normalised_batched_and_missing_ones_reported(store):
 
     with PayloadServer(by_id) as server, client() as http:
         report = ingest_arxiv_api(
-            store, http, server.url,
+            store,
+            http,
+            server.url,
             ids=["https://arxiv.org/abs/2104.12255v1", "arXiv:2104.12255", "2301.1234"],
         )
     assert report.counts.new == 1
@@ -97,10 +110,12 @@ def test_hf_daily_from_a_url(database_url):
 
     body = (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes()
     env = {"DAILYPAPERS_DATABASE_URL": database_url}
-    with PayloadServer(lambda _p, _q: Reply(body, headers={"Content-Type": "application/json"})
-                       ) as server:
-        result = CliRunner().invoke(cli, ["ingest", "hf-daily", server.url + "/api/daily_papers"],
-                                    env=env)
+    with PayloadServer(
+        lambda _p, _q: Reply(body, headers={"Content-Type": "application/json"})
+    ) as server:
+        result = CliRunner().invoke(
+            cli, ["ingest", "hf-daily", server.url + "/api/daily_papers"], env=env
+        )
         assert result.exit_code == 3, result.output
         assert "2 new" in result.output and "daily list: 2 new" in result.output
         assert server.requests[0].path == "/api/daily_papers"

@@ -50,16 +50,23 @@ def scripted(*special):
 
 
 def client(**overrides):
-    settings = dict(delay=0, timeout=5, retries=3, backoff_base=0.05, backoff_max=2,
-                    user_agent="dailypapers-tests")
+    settings = dict(
+        delay=0,
+        timeout=5,
+        retries=3,
+        backoff_base=0.05,
+        backoff_max=2,
+        user_agent="dailypapers-tests",
+    )
     settings.update(overrides)
     return PoliteClient(**settings)
 
 
 def harvest(store, server, **kwargs):
     with client(**kwargs.pop("client", {})) as http:
-        return harvest_oai(store, http, server.url + "/oai", date(2015, 5, 18), date(2015, 5, 20),
-                           **kwargs)
+        return harvest_oai(
+            store, http, server.url + "/oai", date(2015, 5, 18), date(2015, 5, 20), **kwargs
+        )
 
 
 def test_harvest_follows_tokens_and_repeats_idempotently(store):
@@ -68,8 +75,12 @@ def test_harvest_follows_tokens_and_repeats_idempotently(store):
         assert report.clean and report.counts.new == 22 and report.seen == 22
         assert [r.params.get("resumptionToken") for r in server.requests] == [None, *TOKENS]
         first = server.requests[0].params
-        assert first == {"verb": "ListRecords", "metadataPrefix": "arXivRaw",
-                         "from": "2015-05-18", "until": "2015-05-20"}
+        assert first == {
+            "verb": "ListRecords",
+            "metadataPrefix": "arXivRaw",
+            "from": "2015-05-18",
+            "until": "2015-05-20",
+        }
         again = harvest(store, server)
     assert again.clean and again.counts.new == 0 and again.counts.unchanged == 22
 
@@ -100,13 +111,18 @@ def test_truncated_page_is_fetched_again(store):
     with PayloadServer(scripted(None, truncated)) as server:
         report = harvest(store, server)
     assert report.clean and report.counts.new == 22
-    assert [r.params.get("resumptionToken") for r in server.requests] == [None, *TOKENS[:1],
-                                                                         *TOKENS]
+    assert [r.params.get("resumptionToken") for r in server.requests] == [
+        None,
+        *TOKENS[:1],
+        *TOKENS,
+    ]
 
 
 def test_html_error_page_fails_the_run_and_keeps_what_was_stored(store):
-    html = Reply(b"<html><body><h1>Service Unavailable</h1></body></html>",
-                 headers={"Content-Type": "text/html"})
+    html = Reply(
+        b"<html><body><h1>Service Unavailable</h1></body></html>",
+        headers={"Content-Type": "text/html"},
+    )
     with PayloadServer(scripted(None, html, html, html, html)) as server:
         report = harvest(store, server)
         assert report.error and "not an OAI-PMH response" in report.error
@@ -114,8 +130,7 @@ def test_html_error_page_fails_the_run_and_keeps_what_was_stored(store):
         assert report.counts.new == 10
         server.requests.clear()
         resumed = harvest(store, server)
-        assert server.requests[0].params == {"verb": "ListRecords",
-                                             "resumptionToken": TOKENS[0]}
+        assert server.requests[0].params == {"verb": "ListRecords", "resumptionToken": TOKENS[0]}
     assert resumed.clean and resumed.counts.new == 12
 
 
@@ -156,10 +171,26 @@ def test_retries_are_bounded(store):
 
 
 def _cli(database_url, endpoint, **env):
-    command = [sys.executable, "-m", "dailypapers", "ingest", "oai", "--from", "2015-05-18",
-               "--until", "2015-05-20", "--endpoint", endpoint]
-    environment = {**os.environ, "DAILYPAPERS_DATABASE_URL": database_url,
-                   "DAILYPAPERS_REQUEST_DELAY": "0", "DAILYPAPERS_BACKOFF_BASE": "0.05", **env}
+    command = [
+        sys.executable,
+        "-m",
+        "dailypapers",
+        "ingest",
+        "oai",
+        "--from",
+        "2015-05-18",
+        "--until",
+        "2015-05-20",
+        "--endpoint",
+        endpoint,
+    ]
+    environment = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": database_url,
+        "DAILYPAPERS_REQUEST_DELAY": "0",
+        "DAILYPAPERS_BACKOFF_BASE": "0.05",
+        **env,
+    }
     return command, environment
 
 
@@ -168,8 +199,9 @@ def test_harvest_killed_with_sigkill_resumes_to_the_same_catalog(store, database
     release = threading.Event()
     with PayloadServer(scripted(None, Reply(hang=release, drop=True))) as server:
         command, environment = _cli(database_url, server.url + "/oai")
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 60
         while len(server.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -181,11 +213,11 @@ def test_harvest_killed_with_sigkill_resumes_to_the_same_catalog(store, database
         assert len(dump_catalog(store)) == 10
 
         server.requests.clear()
-        finished = subprocess.run(command, env=environment, capture_output=True, text=True,
-                                  timeout=120)
+        finished = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=120
+        )
         assert finished.returncode == 0, finished.stderr
-        assert server.requests[0].params == {"verb": "ListRecords",
-                                             "resumptionToken": TOKENS[0]}
+        assert server.requests[0].params == {"verb": "ListRecords", "resumptionToken": TOKENS[0]}
         assert "12 new" in finished.stdout
 
     _, reference = make_store()
@@ -202,8 +234,9 @@ def test_next_harvest_without_from_continues_from_the_last_datestamp(database_ur
     env = {"DAILYPAPERS_DATABASE_URL": database_url, "DAILYPAPERS_REQUEST_DELAY": "0"}
     with PayloadServer(lambda _p, params: arxiv_pages(params)) as server:
         endpoint = server.url + "/oai"
-        first = CliRunner().invoke(cli, ["ingest", "oai", "--from", "2015-05-18",
-                                         "--endpoint", endpoint], env=env)
+        first = CliRunner().invoke(
+            cli, ["ingest", "oai", "--from", "2015-05-18", "--endpoint", endpoint], env=env
+        )
         assert first.exit_code == 0, first.output
         server.requests.clear()
         second = CliRunner().invoke(cli, ["ingest", "oai", "--endpoint", endpoint], env=env)

@@ -25,16 +25,27 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{folder / 'site.db'}",
-           "NO_PROXY": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": f"sqlite:///{folder / 'site.db'}",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
     env.pop("HF_HUB_OFFLINE", None)
     cli = [sys.executable, "-m", "dailypapers"]
     subprocess.run([*cli, "demo"], env=env, check=True, capture_output=True, timeout=120)
-    subprocess.run([*cli, "ingest", "hf-daily", str(DATA / "hf_daily_papers_CONSTRUCTED.json")],
-                   env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [*cli, "ingest", "hf-daily", str(DATA / "hf_daily_papers_CONSTRUCTED.json")],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     port = _free_port()
-    process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -86,7 +97,8 @@ def test_list_daily_papers_every_parameter(api):
     trending = list(api.list_daily_papers(sort="trending", limit=5))
     assert trending and all(p.title for p in trending)
     assert list(api.list_daily_papers(sort="publishedAt", limit=1))[0].submitted_at.date() == date(
-        2025, 10, 29)
+        2025, 10, 29
+    )
 
 
 def test_bad_date_is_a_bad_request(api):

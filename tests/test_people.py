@@ -44,9 +44,16 @@ def csrf_of(response) -> str:
 
 def signup(client, username="ada", email=None, password=PASSWORD):
     token = csrf_of(client.get("/signup"))
-    return client.post("/signup", data={"csrf_token": token, "username": username,
-                                        "email": email or f"{username}@example.org",
-                                        "password": password}, follow_redirects=False)
+    return client.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "username": username,
+            "email": email or f"{username}@example.org",
+            "password": password,
+        },
+        follow_redirects=False,
+    )
 
 
 def session(app, username="ada", **kwargs) -> TestClient:
@@ -65,13 +72,27 @@ def test_signup_login_logout_and_no_enumeration(app):
     client.post("/logout", data={"csrf_token": token(client)})
     assert ">Log in<" in client.get("/papers").text
     form = csrf_of(client.get("/login"))
-    wrong = client.post("/login", data={"csrf_token": form, "login": "ada", "password": "nope-nope-nope"})
-    unknown = client.post("/login", data={"csrf_token": form, "login": "zed", "password": "nope-nope-nope"})
+    wrong = client.post(
+        "/login", data={"csrf_token": form, "login": "ada", "password": "nope-nope-nope"}
+    )
+    unknown = client.post(
+        "/login", data={"csrf_token": form, "login": "zed", "password": "nope-nope-nope"}
+    )
     assert wrong.status_code == unknown.status_code == 400
-    assert "Wrong username or password." in wrong.text and "Wrong username or password." in unknown.text
-    ok = client.post("/login", data={"csrf_token": form, "login": "ADA@example.org",
-                                     "password": PASSWORD, "next": "//evil.example/x"},
-                     follow_redirects=False)
+    assert (
+        "Wrong username or password." in wrong.text
+        and "Wrong username or password." in unknown.text
+    )
+    ok = client.post(
+        "/login",
+        data={
+            "csrf_token": form,
+            "login": "ADA@example.org",
+            "password": PASSWORD,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/papers"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -116,9 +137,11 @@ def test_password_change_ends_other_sessions(app):
     second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
     assert "Log out" in second.get("/papers").text
     page = first.get("/settings/password")
-    changed = first.post("/settings/password", data={
-        "csrf_token": csrf_of(page), "current": PASSWORD, "new": "another long password"},
-        follow_redirects=False)
+    changed = first.post(
+        "/settings/password",
+        data={"csrf_token": csrf_of(page), "current": PASSWORD, "new": "another long password"},
+        follow_redirects=False,
+    )
     assert changed.status_code == 303
     assert "Log out" in first.get("/papers").text
     assert "Log out" not in second.get("/papers").text
@@ -139,12 +162,16 @@ def test_upvote_toggles_idempotently_and_counts_rows(app, store):
     anonymous = TestClient(app)
     assert anonymous.post("/api/papers/2407.13168/upvote").status_code == 403
     # the form version redirects back and the page shows the vote
-    form = client.post("/papers/2407.13168/upvote", data={"csrf_token": headers["X-CSRF-Token"]},
-                       headers={"referer": "http://testserver/papers/date/2024-07-22"},
-                       follow_redirects=False)
+    form = client.post(
+        "/papers/2407.13168/upvote",
+        data={"csrf_token": headers["X-CSRF-Token"]},
+        headers={"referer": "http://testserver/papers/date/2024-07-22"},
+        follow_redirects=False,
+    )
     assert form.headers["location"] == "/papers/date/2024-07-22"
     card = html.fromstring(client.get("/papers/date/2024-07-22").text).xpath(
-        "//form[@data-paper='2407.13168']")[0]
+        "//form[@data-paper='2407.13168']"
+    )[0]
     assert "voted" in card.get("class") and card.xpath(".//span[@class='count']")[0].text == "18"
 
 
@@ -180,9 +207,11 @@ def test_concurrent_voters_keep_count_equal_to_rows(app, store):
 def test_submit_lists_a_recent_paper_once(app, store):
     client = session(app)
     page = client.get("/submit")
-    first = client.post("/submit", data={"csrf_token": csrf_of(page),
-                                         "paper": "https://arxiv.org/abs/2407.13168v2"},
-                        follow_redirects=False)
+    first = client.post(
+        "/submit",
+        data={"csrf_token": csrf_of(page), "paper": "https://arxiv.org/abs/2407.13168v2"},
+        follow_redirects=False,
+    )
     assert first.headers["location"] == "/papers/2407.13168"  # already listed: sent to it
     assert "already on the daily list" in client.get("/papers/2407.13168").text
 
@@ -192,22 +221,28 @@ def test_submit_fetches_from_arxiv_and_enforces_limits(store):
     from dailypapers.ingest.records import PaperRecord, VersionRecord
     from dailypapers.storage.papers import write_papers
 
-    old = parse_oai_page((DEMO / "oai" / "export-oai2-legacy--getrecord_arxivraw_1302.2146.xml")
-                         .read_bytes()).records
-    recent = PaperRecord("2104.99999", "Another recent paper", "Abstract.", source="oai",
-                         versions=[VersionRecord(1, datetime(2021, 4, 24, tzinfo=UTC))],
-                         latest_version=1)
+    old = parse_oai_page(
+        (DEMO / "oai" / "export-oai2-legacy--getrecord_arxivraw_1302.2146.xml").read_bytes()
+    ).records
+    recent = PaperRecord(
+        "2104.99999",
+        "Another recent paper",
+        "Abstract.",
+        source="oai",
+        versions=[VersionRecord(1, datetime(2021, 4, 24, tzinfo=UTC))],
+        latest_version=1,
+    )
     with store.begin() as conn:
         write_papers(conn, [*old, recent])
     api_feed = (DEMO / "api" / "2026_id_list_2104.12255v1_versioned.xml").read_bytes()
     with PayloadServer(lambda _p, params: Reply(api_feed)) as server:
-        app = make_app(store, arxiv_api_endpoint=server.url + "/api/query",
-                       submissions_per_day=1)
+        app = make_app(store, arxiv_api_endpoint=server.url + "/api/query", submissions_per_day=1)
         app.state.clock = lambda: datetime(2021, 4, 25, tzinfo=UTC)
         client = session(app)
         headers = {"X-CSRF-Token": csrf_of(client.get("/submit"))}
-        created = client.post("/api/papers/submit", json={"paper_id": "arXiv:2104.12255"},
-                              headers=headers)
+        created = client.post(
+            "/api/papers/submit", json={"paper_id": "arXiv:2104.12255"}, headers=headers
+        )
         assert created.status_code == 201
         assert created.json() == {"id": "2104.12255", "alreadyListed": False}
         assert server.requests[0].params["id_list"] == "2104.12255"
@@ -221,8 +256,7 @@ def test_submit_fetches_from_arxiv_and_enforces_limits(store):
     assert "Only papers from the last 14 days" in too_old.json()["error"]
     bogus = client.post("/api/papers/submit", json={"paper_id": "2313.00001"}, headers=headers)
     assert bogus.status_code == 400 and "month out of range" in bogus.json()["error"]
-    limited = client.post("/api/papers/submit", json={"paper_id": "2104.99999"},
-                          headers=headers)
+    limited = client.post("/api/papers/submit", json={"paper_id": "2104.99999"}, headers=headers)
     assert limited.status_code == 429 and "1 papers a day" in limited.json()["error"]
 
 
@@ -232,40 +266,54 @@ def test_submit_of_an_unknown_paper_is_404(store):
         app = make_app(store, arxiv_api_endpoint=server.url + "/api/query")
         client = session(app)
         page = client.get("/submit")
-        response = client.post("/submit", data={"csrf_token": csrf_of(page),
-                                                "paper": "2407.00001"})
+        response = client.post("/submit", data={"csrf_token": csrf_of(page), "paper": "2407.00001"})
     assert response.status_code == 404 and "arXiv has no paper 2407.00001" in response.text
 
 
 def test_comments_markdown_replies_edit_delete(app):
     ada = session(app, "ada")
     page = ada.get("/papers/2407.13168")
-    posted = ada.post("/papers/2407.13168/comments", data={
-        "csrf_token": csrf_of(page),
-        "body": "**Great** paper <script>alert(1)</script> [x](javascript:alert(1))"},
-        follow_redirects=False)
+    posted = ada.post(
+        "/papers/2407.13168/comments",
+        data={
+            "csrf_token": csrf_of(page),
+            "body": "**Great** paper <script>alert(1)</script> [x](javascript:alert(1))",
+        },
+        follow_redirects=False,
+    )
     assert posted.status_code == 303
     comment_id = int(re.search(r"#comment-(\d+)", posted.headers["location"]).group(1))
     bea = session(app, "bea")
     headers = {"X-CSRF-Token": token(bea)}
-    reply = bea.post(f"/api/papers/2407.13168/comment/{comment_id}/reply",
-                     json={"comment": "Agreed"}, headers=headers)
+    reply = bea.post(
+        f"/api/papers/2407.13168/comment/{comment_id}/reply",
+        json={"comment": "Agreed"},
+        headers=headers,
+    )
     assert reply.status_code == 201 and reply.json()["newMessage"]["content"] == "Agreed"
-    nested = bea.post(f"/api/papers/2407.13168/comment/{reply.json()['newMessage']['id']}/reply",
-                      json={"comment": "Replies stay one level deep"}, headers=headers)
+    nested = bea.post(
+        f"/api/papers/2407.13168/comment/{reply.json()['newMessage']['id']}/reply",
+        json={"comment": "Replies stay one level deep"},
+        headers=headers,
+    )
     thread = bea.get("/api/papers/2407.13168/comments").json()
     assert len(thread) == 1 and [r["content"] for r in thread[0]["replies"]] == [
-        "Agreed", "Replies stay one level deep"]
+        "Agreed",
+        "Replies stay one level deep",
+    ]
     assert nested.status_code == 201
     body = ada.get("/papers/2407.13168").text
     assert "<strong>Great</strong>" in body and "<script>alert(1)" not in body
     assert 'href="javascript' not in body
     # only the author may edit or delete
-    forbidden = bea.post(f"/comments/{comment_id}/edit",
-                         data={"csrf_token": headers["X-CSRF-Token"], "body": "hijack"})
+    forbidden = bea.post(
+        f"/comments/{comment_id}/edit",
+        data={"csrf_token": headers["X-CSRF-Token"], "body": "hijack"},
+    )
     assert forbidden.status_code == 403
-    edited = ada.post(f"/comments/{comment_id}/edit",
-                      data={"csrf_token": csrf_of(page), "body": "Edited *text*"})
+    edited = ada.post(
+        f"/comments/{comment_id}/edit", data={"csrf_token": csrf_of(page), "body": "Edited *text*"}
+    )
     assert edited.status_code == 200 and "<em>text</em>" in edited.text and "edited" in edited.text
     ada.post(f"/comments/{comment_id}/delete", data={"csrf_token": csrf_of(page)})
     thread = ada.get("/api/papers/2407.13168/comments").json()
@@ -284,11 +332,18 @@ def test_admin_actions(app, store):
     admin.post("/login", data={"csrf_token": form, "login": "root", "password": PASSWORD})
     troll = session(app, "troll")
     troll_token = token(troll)
-    posted = troll.post("/api/papers/2407.13168/comment", json={"comment": "spam"},
-                        headers={"X-CSRF-Token": troll_token}).json()["newMessage"]
+    posted = troll.post(
+        "/api/papers/2407.13168/comment",
+        json={"comment": "spam"},
+        headers={"X-CSRF-Token": troll_token},
+    ).json()["newMessage"]
     admin_token = token(admin)
-    assert troll.post("/papers/2407.13168/entry",
-                      data={"csrf_token": troll_token, "action": "remove"}).status_code == 403
+    assert (
+        troll.post(
+            "/papers/2407.13168/entry", data={"csrf_token": troll_token, "action": "remove"}
+        ).status_code
+        == 403
+    )
     admin.post(f"/comments/{posted['id']}/hide", data={"csrf_token": admin_token})
     assert "spam" not in TestClient(app).get("/papers/2407.13168").text
     assert "hidden by an admin" in admin.get("/papers/2407.13168").text
@@ -296,15 +351,20 @@ def test_admin_actions(app, store):
     day = html.fromstring(TestClient(app).get("/papers/date/2024-07-22").text)
     assert day.xpath("//article[1]/@id") == ["paper-2104.12255"]  # featured first
     admin.post("/papers/2104.12255/entry", data={"csrf_token": admin_token, "action": "remove"})
-    ids = [i["paper"]["id"] for i in TestClient(app).get(
-        "/api/daily_papers", params={"date": "2024-07-22"}).json()]
+    ids = [
+        i["paper"]["id"]
+        for i in TestClient(app).get("/api/daily_papers", params={"date": "2024-07-22"}).json()
+    ]
     assert ids == ["2407.13168"]
-    disabled = admin.post("/admin/users/troll/disable", data={"csrf_token": admin_token},
-                          follow_redirects=False)
+    disabled = admin.post(
+        "/admin/users/troll/disable", data={"csrf_token": admin_token}, follow_redirects=False
+    )
     assert disabled.status_code == 303
     assert "Log out" not in troll.get("/papers").text
-    relogin = troll.post("/login", data={"csrf_token": csrf_of(troll.get("/login")),
-                                         "login": "troll", "password": PASSWORD})
+    relogin = troll.post(
+        "/login",
+        data={"csrf_token": csrf_of(troll.get("/login")), "login": "troll", "password": PASSWORD},
+    )
     assert relogin.status_code == 400
 
 
@@ -312,8 +372,10 @@ def test_login_is_rate_limited(store):
     app = make_app(store, rate_login="3/minute")
     client = TestClient(app)
     form = csrf_of(client.get("/login"))
-    statuses = [client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
-                .status_code for _ in range(4)]
+    statuses = [
+        client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"}).status_code
+        for _ in range(4)
+    ]
     assert statuses == [400, 400, 400, 429]
     limited = client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
     assert "Too many attempts (3/minute)" in limited.text
@@ -321,13 +383,24 @@ def test_login_is_rate_limited(store):
 
 def test_cli_creates_an_admin(tmp_path):
     env = {"DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
-    result = CliRunner().invoke(cli, ["user", "create", "root", "--email", "r@example.org",
-                                      "--admin", "--password-stdin"], input=PASSWORD + "\n",
-                                env=env)
+    result = CliRunner().invoke(
+        cli,
+        ["user", "create", "root", "--email", "r@example.org", "--admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+    )
     assert result.exit_code == 0 and result.output.strip() == "created admin root <r@example.org>"
-    again = CliRunner().invoke(cli, ["user", "create", "root", "--email", "q@example.org",
-                                     "--password-stdin"], input=PASSWORD + "\n", env=env)
+    again = CliRunner().invoke(
+        cli,
+        ["user", "create", "root", "--email", "q@example.org", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+    )
     assert again.exit_code == 1 and "username is already registered" in again.output
-    weak = CliRunner().invoke(cli, ["user", "create", "bob", "--email", "b@example.org",
-                                    "--password-stdin"], input="short\n", env=env)
+    weak = CliRunner().invoke(
+        cli,
+        ["user", "create", "bob", "--email", "b@example.org", "--password-stdin"],
+        input="short\n",
+        env=env,
+    )
     assert weak.exit_code == 2 and "at least 10 characters" in weak.output

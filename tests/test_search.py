@@ -18,8 +18,10 @@ from dailypapers.storage.papers import write_papers
 
 
 def test_query_language():
-    query = parse_query('sparse attention "long documents" -survey -"old idea" author:Beltagy '
-                        "cat:cs.CL year:2021-2019")
+    query = parse_query(
+        'sparse attention "long documents" -survey -"old idea" author:Beltagy '
+        "cat:cs.CL year:2021-2019"
+    )
     assert query.words == ["sparse", "attention"]
     assert query.phrases == [["long", "documents"]]
     assert query.excluded_words == ["survey"] and query.excluded_phrases == [["old", "idea"]]
@@ -29,8 +31,12 @@ def test_query_language():
 
 @pytest.mark.parametrize(
     ("text", "paper_id"),
-    [("2004.05150", "2004.05150"), ("https://arxiv.org/abs/2004.05150v2", "2004.05150"),
-     ("id:hep-th/9901001 ignored words", "hep-th/9901001"), ("arXiv:1302.2146", "1302.2146")],
+    [
+        ("2004.05150", "2004.05150"),
+        ("https://arxiv.org/abs/2004.05150v2", "2004.05150"),
+        ("id:hep-th/9901001 ignored words", "hep-th/9901001"),
+        ("arXiv:1302.2146", "1302.2146"),
+    ],
 )
 def test_ids_and_urls_jump_to_the_paper(text, paper_id):
     assert parse_query(text).paper_id == paper_id
@@ -62,9 +68,11 @@ def ids(keyword, text, **kwargs):
 def test_unambiguous_queries_rank_the_right_paper_first(indexed):
     assert ids(indexed, "same-sign dilepton RPV supersymmetry")[0] == "1302.2146"
     assert ids(indexed, "satellite land use classification without pre-training")[0] == (
-        "local-8df39cf8a6a6")
+        "local-8df39cf8a6a6"
+    )
     assert ids(indexed, "splitting zero attacks on BLS signatures proof-of-possession")[0] == (
-        "2104.12255")
+        "2104.12255"
+    )
 
 
 def test_filters_phrases_authors_and_exclusions(indexed, store):
@@ -79,16 +87,16 @@ def test_filters_phrases_authors_and_exclusions(indexed, store):
     assert quantum and all("quant-ph" in p["categories"] for p in found)
     years = ids(indexed, "quantum year:2010-2012", limit=15)
     with store.connect() as conn:
-        assert years and all(2010 <= get_paper(conn, i)["published_at"].year <= 2012
-                             for i in years)
+        assert years and all(2010 <= get_paper(conn, i)["published_at"].year <= 2012 for i in years)
     coded = ids(indexed, "benchmark", has_code=True, limit=50)
     with store.connect() as conn:
         assert all(get_paper(conn, i)["has_code"] for i in coded)
     assert ids(indexed, "") == [] and ids(indexed, "-only -exclusions") == []
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=300))
 def test_any_string_searches_without_error(indexed, text):
     query = parse_query(text)
@@ -99,9 +107,13 @@ def test_any_string_searches_without_error(indexed, text):
 
 def test_a_new_version_replaces_the_old_document(store, indexed):
     renamed = PaperRecord(
-        "1302.2146", "Quasiparticle zebra renaming study", "A new abstract about zebras.",
-        source="oai", versions=[VersionRecord(3, datetime(2015, 1, 1, tzinfo=UTC))],
-        latest_version=3, categories=["hep-ph"],
+        "1302.2146",
+        "Quasiparticle zebra renaming study",
+        "A new abstract about zebras.",
+        source="oai",
+        versions=[VersionRecord(3, datetime(2015, 1, 1, tzinfo=UTC))],
+        latest_version=3,
+        categories=["hep-ph"],
     )
     with store.begin() as conn:
         write_papers(conn, [renamed])
@@ -154,8 +166,7 @@ def test_cli_index_and_search(tmp_path, database_url):
         assert empty.exit_code == 1 and "run `dailypapers index` first" in empty.output
     else:  # without a tantivy index, PostgreSQL's own full text answers
         assert empty.exit_code == 0 and json.loads(empty.stdout)[0]["id"] == "1302.2146"
-    result = runner.invoke(cli, ["search", "same-sign dilepton", "--json", "--limit", "3"],
-                           env=env)
+    result = runner.invoke(cli, ["search", "same-sign dilepton", "--json", "--limit", "3"], env=env)
     hits = json.loads(result.stdout)
     assert hits[0]["id"] == "1302.2146" and len(hits) <= 3
     jump = runner.invoke(cli, ["search", "https://arxiv.org/abs/1302.2146v2"], env=env)
@@ -169,21 +180,20 @@ def test_api_search_uses_the_keyword_index_once_built(store, tmp_path):
     from dailypapers.web.app import create_app
 
     load_demo(store)
-    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path),
-                                  "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"})
+    config = load_config(
+        environ={"DAILYPAPERS_DATA_DIR": str(tmp_path), "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    )
     app = create_app(config, store)
     with TestClient(app) as client:
         if store.dialect == "sqlite":  # before an index exists: substring search, all words
             plain = client.get("/api/papers/search", params={"q": "dilepton signature"}).json()
             assert [h["paper"]["id"] for h in plain] == ["1302.2146"]
-            assert client.get("/api/papers/search",
-                              params={"q": "dilepton zebra"}).json() == []
+            assert client.get("/api/papers/search", params={"q": "dilepton zebra"}).json() == []
         else:  # before an index exists: PostgreSQL's full text
             plain = client.get("/api/papers/search", params={"q": "dilepton signature"}).json()
             assert plain[0]["paper"]["id"] == "1302.2146"
         KeywordIndex.for_data_dir(tmp_path).rebuild(store)  # the running app picks it up
-        ranked = client.get("/api/papers/search",
-                            params={"q": "dilepton zebra", "limit": 3}).json()
+        ranked = client.get("/api/papers/search", params={"q": "dilepton zebra", "limit": 3}).json()
         assert ranked[0]["paper"]["id"] == "1302.2146"  # BM25: not every word needed
         assert isinstance(app.state.keyword_index, KeywordIndex)  # on PostgreSQL too
         assert ranked[0]["title"] == "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
@@ -212,22 +222,24 @@ def test_search_page_highlights_filters_jumps_and_feeds(store, tmp_path):
         assert first.get("id") == "paper-1302.2146"
         assert [m.text for m in first.xpath(".//h2//mark")] == ["Same", "Sign", "Dilepton"]
         assert tree.xpath("//link[@type='application/json']/@href") == [
-            "/api/papers/search?q=same-sign%20dilepton"]
+            "/api/papers/search?q=same-sign%20dilepton"
+        ]
         hostile = client.get("/search", params={"q": "<script>alert(1)</script> dilepton"})
         assert hostile.status_code == 200 and "<script>alert(1)" not in hostile.text
         jump = client.get("/search", params={"q": "arXiv:1302.2146v2"}, follow_redirects=False)
         assert jump.status_code == 303 and jump.headers["location"] == "/papers/1302.2146"
-        coded = html.fromstring(client.get("/search", params={"q": "benchmark",
-                                                              "has_code": "1"}).text)
+        coded = html.fromstring(
+            client.get("/search", params={"q": "benchmark", "has_code": "1"}).text
+        )
         for article in coded.xpath("//article[contains(@class,'result')]"):
             assert article.xpath(".//a[contains(@class,'code')]")
         empty = client.get("/search", params={"q": ""})
-        assert empty.status_code == 200 and "Words, \"exact phrases\"" in empty.text
-        feed = etree.fromstring(client.get("/feeds/search.atom",
-                                           params={"q": "dilepton signature"}).content)
+        assert empty.status_code == 200 and 'Words, "exact phrases"' in empty.text
+        feed = etree.fromstring(
+            client.get("/feeds/search.atom", params={"q": "dilepton signature"}).content
+        )
         ns = {"a": "http://www.w3.org/2005/Atom"}
-        assert feed.xpath("//a:entry/a:id/text()", namespaces=ns)[0].endswith(
-            "/papers/1302.2146")
+        assert feed.xpath("//a:entry/a:id/text()", namespaces=ns)[0].endswith("/papers/1302.2146")
 
 
 def test_the_tantivy_index_serves_either_database_once_built(store, tmp_path):
@@ -258,9 +270,18 @@ def test_an_index_left_from_another_catalog_is_rebuilt(tmp_path):
     old.close()
     new = open_store(f"sqlite:///{tmp_path / 'new.db'}")
     with new.begin() as conn:
-        write_papers(conn, [PaperRecord(arxiv_id="2401.00042", title="Sourdough kinetics",
-                                        abstract="Wild yeast.", source="api",
-                                        versions=[VersionRecord(1, None)])])
+        write_papers(
+            conn,
+            [
+                PaperRecord(
+                    arxiv_id="2401.00042",
+                    title="Sourdough kinetics",
+                    abstract="Wild yeast.",
+                    source="api",
+                    versions=[VersionRecord(1, None)],
+                )
+            ],
+        )
     keyword.update(new)
     assert keyword.count() == 1
     assert ids(keyword, "same-sign dilepton") == []

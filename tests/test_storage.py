@@ -19,7 +19,8 @@ from .conftest import DATA, DEMO
 
 def record(arxiv_id="2401.00001", version=1, title="A title", **fields) -> PaperRecord:
     versions = [
-        VersionRecord(n, datetime(2024, 1, n, 10, tzinfo=UTC), 10 * n) for n in range(1, version + 1)
+        VersionRecord(n, datetime(2024, 1, n, 10, tzinfo=UTC), 10 * n)
+        for n in range(1, version + 1)
     ]
     defaults = dict(
         abstract="An abstract.",
@@ -101,7 +102,11 @@ def test_new_version_updates_and_older_version_does_not_regress(store):
 def test_a_poorer_source_fills_gaps_but_never_overwrites(store):
     write(store, [record(version=2, comments=None)])
     hf = PaperRecord(
-        "2401.00001", "HF title", "HF abstract", source="hf-daily", authors=["X"],
+        "2401.00001",
+        "HF title",
+        "HF abstract",
+        source="hf-daily",
+        authors=["X"],
         github_repo="https://github.com/org/repo",
         daily=DailyEntry(date(2024, 1, 5), "AK", "akhaliq", 12),
     )
@@ -115,13 +120,21 @@ def test_a_poorer_source_fills_gaps_but_never_overwrites(store):
 
 def test_route_order_does_not_change_the_result(store, make_store):
     api = parse_api_feed((DEMO / "api" / "legacy-2016_id_list_1111.2011v2.xml").read_bytes())
-    hf = PaperRecord("1111.2011", "t", "a", source="hf-daily",
-                     daily=DailyEntry(date(2024, 1, 5), upvotes=3))
+    hf = PaperRecord(
+        "1111.2011", "t", "a", source="hf-daily", daily=DailyEntry(date(2024, 1, 5), upvotes=3)
+    )
     snap = PaperRecord(
-        "1111.2011", "Snapshot title", "Snapshot abstract", source="snapshot",
-        versions=[VersionRecord(1, datetime(2011, 11, 9, tzinfo=UTC), 500),
-                  VersionRecord(2, datetime(2012, 4, 12, tzinfo=UTC), 510)],
-        latest_version=2, datestamp=date(2012, 4, 13), categories=["cond-mat.str-el"],
+        "1111.2011",
+        "Snapshot title",
+        "Snapshot abstract",
+        source="snapshot",
+        versions=[
+            VersionRecord(1, datetime(2011, 11, 9, tzinfo=UTC), 500),
+            VersionRecord(2, datetime(2012, 4, 12, tzinfo=UTC), 510),
+        ],
+        latest_version=2,
+        datestamp=date(2012, 4, 13),
+        categories=["cond-mat.str-el"],
     )
     for item in (api.records[0], hf, snap):
         write(store, [item])
@@ -229,8 +242,12 @@ def test_snapshot_parsed_in_a_pool_matches_parsing_in_process(store, make_store,
     _, other = make_store()
     inline = ingest_snapshot(other, path, batch_size=4, workers=0)
     assert pooled.summary() == inline.summary()
-    assert [str(p) for p in pooled.problems] == [str(p) for p in inline.problems] == [
-        "s.jsonl:6: invalid JSON: Expecting property name enclosed in double quotes: "
-        "line 1 column 2 (char 1)"
-    ]
+    assert (
+        [str(p) for p in pooled.problems]
+        == [str(p) for p in inline.problems]
+        == [
+            "s.jsonl:6: invalid JSON: Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)"
+        ]
+    )
     assert dump_catalog(store) == dump_catalog(other)

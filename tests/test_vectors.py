@@ -28,8 +28,7 @@ SATELLITE = "local-8df39cf8a6a6"  # the seed paper on EuroSAT land-use classific
 
 def small_catalog() -> list[PaperRecord]:
     """The 71 seed papers (machine learning) and 17 snapshot papers (physics, maths)."""
-    records = [r for r in iter_seed_papers(DEMO / "seed-papers.json")
-               if isinstance(r, PaperRecord)]
+    records = [r for r in iter_seed_papers(DEMO / "seed-papers.json") if isinstance(r, PaperRecord)]
     with open(DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl", "rb") as lines:
         records += [r for r in iter_snapshot(lines, "s") if isinstance(r, PaperRecord)]
     return records
@@ -51,15 +50,20 @@ def catalog_vectors(embedder):
 def catalog(store, catalog_vectors, embedder):
     with store.begin() as conn:
         write_papers(conn, small_catalog())
-        save_vectors(conn, embedder.name, [(i, version, v) for i, (version, v)
-                                           in catalog_vectors.items()])
+        save_vectors(
+            conn, embedder.name, [(i, version, v) for i, (version, v) in catalog_vectors.items()]
+        )
     return store
 
 
 def test_the_model_is_the_real_one(embedder):
-    vectors = embedder.embed(["attention heads reading chunks of a long document",
-                              "sparse attention for long documents",
-                              "the thermal conductivity of copper at low temperature"])
+    vectors = embedder.embed(
+        [
+            "attention heads reading chunks of a long document",
+            "sparse attention for long documents",
+            "the thermal conductivity of copper at low temperature",
+        ]
+    )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.5 > vectors[0] @ vectors[2]
@@ -75,25 +79,38 @@ def test_embedding_job_is_resumable_and_replaces_on_a_new_version(store, embedde
         assert count_pending(conn, embedder.name) == 12
     assert embed_pending(store, embedder, batch_size=8) == 12
     assert embed_pending(store, embedder) == 0
-    renamed = PaperRecord("0704.0001", "A completely different title about graph colouring",
-                          "Graph colouring bounds.", source="oai", latest_version=3,
-                          versions=[VersionRecord(3)])
+    renamed = PaperRecord(
+        "0704.0001",
+        "A completely different title about graph colouring",
+        "Graph colouring bounds.",
+        source="oai",
+        latest_version=3,
+        versions=[VersionRecord(3)],
+    )
     with store.begin() as conn:
         write_papers(conn, [renamed])
         before = vector_of(conn, "0704.0001", embedder.name)
     assert embed_pending(store, embedder) == 1
     with store.connect() as conn:
         after = vector_of(conn, "0704.0001", embedder.name)
-        rows = conn.execute(sa.select(sa.func.count()).select_from(paper_vectors)
-                            .where(paper_vectors.c.arxiv_id == "0704.0001")).scalar_one()
-        version = conn.execute(sa.select(paper_vectors.c.version)
-                               .where(paper_vectors.c.arxiv_id == "0704.0001")).scalar_one()
+        rows = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(paper_vectors)
+            .where(paper_vectors.c.arxiv_id == "0704.0001")
+        ).scalar_one()
+        version = conn.execute(
+            sa.select(paper_vectors.c.version).where(paper_vectors.c.arxiv_id == "0704.0001")
+        ).scalar_one()
     assert rows == 1 and version == 3 and float(before @ after) < 0.9
 
 
 def test_a_paraphrase_finds_the_paper(catalog, embedder):
-    query = embedder.embed(["classifying land use from satellite pictures with a custom CNN "
-                            "and attention, trained from scratch"])[0]
+    query = embedder.embed(
+        [
+            "classifying land use from satellite pictures with a custom CNN "
+            "and attention, trained from scratch"
+        ]
+    )[0]
     with catalog.connect() as conn:
         found = nearest(conn, query, embedder.name, 5)
     assert found[0][0] == SATELLITE
@@ -101,8 +118,9 @@ def test_a_paraphrase_finds_the_paper(catalog, embedder):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_similar_papers_exclude_the_paper_and_agree_across_databases(catalog, embedder,
-                                                                     catalog_vectors):
+def test_similar_papers_exclude_the_paper_and_agree_across_databases(
+    catalog, embedder, catalog_vectors
+):
     with catalog.connect() as conn:
         vector = vector_of(conn, SATELLITE, embedder.name)
         found = nearest(conn, vector, embedder.name, 5, exclude=[SATELLITE])
@@ -123,11 +141,13 @@ def test_similar_in_the_api_and_on_the_paper_page(catalog, tmp_path):
         items = client.get(f"/api/papers/{SATELLITE}/similar", params={"limit": 3}).json()
         assert len(items) == 3 and all(i["paper"]["id"] != SATELLITE for i in items)
         assert all(i["title"] and 0 < i["similarity"] <= 1 for i in items)
-        assert [i["similarity"] for i in items] == sorted((i["similarity"] for i in items),
-                                                          reverse=True)
+        assert [i["similarity"] for i in items] == sorted(
+            (i["similarity"] for i in items), reverse=True
+        )
         assert client.get("/api/papers/1234.56789/similar").status_code == 404
-        assert client.get(f"/api/papers/{SATELLITE}/similar",
-                          params={"limit": "0"}).status_code == 400
+        assert (
+            client.get(f"/api/papers/{SATELLITE}/similar", params={"limit": "0"}).status_code == 400
+        )
         page = html.fromstring(client.get(f"/papers/{SATELLITE}").text)
         listed = page.xpath("//section[@id='similar']//li/a/@href")
         assert listed[:3] == [f"/papers/{i['paper']['id']}" for i in items]
@@ -143,9 +163,9 @@ def test_cli_index_embeds_and_similar_answers(tmp_path, database_url):
     built = runner.invoke(cli, ["index"], env=env)
     assert built.exit_code == 0, built.output
     assert "embeddings: 17 papers embedded with sentence-transformers/all-MiniLM-L6-v2@128" in (
-        built.output)
-    result = runner.invoke(cli, ["similar", "arXiv:0704.0001v2", "--json", "--limit", "3"],
-                           env=env)
+        built.output
+    )
+    result = runner.invoke(cli, ["similar", "arXiv:0704.0001v2", "--json", "--limit", "3"], env=env)
     found = json.loads(result.output)
     assert len(found) == 3 and "0704.0001" not in [f["id"] for f in found]
 
@@ -179,8 +199,12 @@ def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup
     store, keyword, _ = hybrid_setup
 
     def run(text, **kwargs):
-        return [h.arxiv_id for h in hybrid_search(store, parse_query(text), keyword=keyword,
-                                                  embedder=embedder, limit=10, **kwargs)]
+        return [
+            h.arxiv_id
+            for h in hybrid_search(
+                store, parse_query(text), keyword=keyword, embedder=embedder, limit=10, **kwargs
+            )
+        ]
 
     # a paraphrase ("remote sensing scene" for "satellite land use") still comes first
     assert run("remote sensing scene classification with attention")[0] == SATELLITE
@@ -204,16 +228,22 @@ def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup
 
 def test_api_search_is_hybrid_once_vectors_exist(hybrid_setup, embedder):
     store, _keyword, data_dir = hybrid_setup
-    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(data_dir),
-                                  "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"})
+    config = load_config(
+        environ={"DAILYPAPERS_DATA_DIR": str(data_dir), "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    )
     app = create_app(config, store)
     app.state.embedder = embedder  # the session's model: loaded once for all tests
     with TestClient(app) as client:
-        hits = client.get("/api/papers/search", params={
-            "q": "remote sensing scene classification with attention", "limit": 5}).json()
+        hits = client.get(
+            "/api/papers/search",
+            params={"q": "remote sensing scene classification with attention", "limit": 5},
+        ).json()
         assert hits[0]["paper"]["id"] == SATELLITE
-        page = html.fromstring(client.get("/search", params={
-            "q": "remote sensing scene classification with attention"}).text)
+        page = html.fromstring(
+            client.get(
+                "/search", params={"q": "remote sensing scene classification with attention"}
+            ).text
+        )
         assert page.xpath("//article[contains(@class,'result')]/@id")[0] == f"paper-{SATELLITE}"
 
 
@@ -224,8 +254,9 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder, monkey
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     with store.begin() as conn:
         write_papers(conn, small_catalog())
-        save_vectors(conn, embedder.name, [(i, version, v) for i, (version, v)
-                                           in catalog_vectors.items()])
+        save_vectors(
+            conn, embedder.name, [(i, version, v) for i, (version, v) in catalog_vectors.items()]
+        )
     index = VectorIndex.for_data_dir(tmp_path, embedder.name)
     assert index.rebuild(store) == len(catalog_vectors) == len(index)
     overlaps = []
@@ -239,8 +270,9 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder, monkey
     # reopened from disk, and used by the neighbour search
     reopened = VectorIndex.for_data_dir(tmp_path, embedder.name)
     assert len(reopened) == len(catalog_vectors)
-    found = semantic_neighbours(store, str(tmp_path), embedder.name,
-                                catalog_vectors[SATELLITE][1], 3, [SATELLITE])
+    found = semantic_neighbours(
+        store, str(tmp_path), embedder.name, catalog_vectors[SATELLITE][1], 3, [SATELLITE]
+    )
     assert len(found) == 3 and SATELLITE not in [i for i, _ in found]
     # a new vector for a paper replaces its old one
     moved = embedder.embed(["graph colouring of sparse random graphs"])[0]
@@ -250,8 +282,9 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder, monkey
     assert reader is not None and reader.search(moved, 1)[0][0] != SATELLITE
     # before the index is written again, searches compare the new vector exactly, and the
     # paper's old vector in the index no longer speaks for it
-    near_old = semantic_neighbours(store, str(tmp_path), embedder.name,
-                                   catalog_vectors[SATELLITE][1], 5)
+    near_old = semantic_neighbours(
+        store, str(tmp_path), embedder.name, catalog_vectors[SATELLITE][1], 5
+    )
     assert SATELLITE not in [i for i, _ in near_old]
     assert semantic_neighbours(store, str(tmp_path), embedder.name, moved, 1)[0][0] == SATELLITE
     assert VectorIndex.for_data_dir(tmp_path, embedder.name).pending(store) == 1
@@ -277,9 +310,16 @@ def test_usearch_index_beside_sqlite(tmp_path, catalog_vectors, embedder, monkey
 def test_concurrent_queries_are_batched_and_get_their_own_vectors(embedder):
     from concurrent.futures import ThreadPoolExecutor
 
-    texts = [f"{topic} for {task}" for topic in ("graph neural networks", "diffusion models",
-                                                 "quantum error correction", "sparse attention")
-             for task in ("long documents", "protein folding", "speech")]
+    texts = [
+        f"{topic} for {task}"
+        for topic in (
+            "graph neural networks",
+            "diffusion models",
+            "quantum error correction",
+            "sparse attention",
+        )
+        for task in ("long documents", "protein folding", "speech")
+    ]
     alone = embedder.embed(texts)
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(embedder.embed_query, texts * 2))
@@ -346,16 +386,24 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     with store.begin() as conn:
         write_papers(conn, small_catalog()[:10])
-    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path),
-                                  "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "3600",
-                                  "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"})
+    config = load_config(
+        environ={
+            "DAILYPAPERS_DATA_DIR": str(tmp_path),
+            "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "3600",
+            "DAILYPAPERS_PAGE_CACHE_SECONDS": "0",
+        }
+    )
     app = create_app(config, store, background_index=True)
     app.state.embedder = embedder
     newcomer = PaperRecord(
-        arxiv_id="2401.00042", title="Zymurgical fermentation kinetics of sourdough starters",
+        arxiv_id="2401.00042",
+        title="Zymurgical fermentation kinetics of sourdough starters",
         abstract="We model wild yeast and lactobacilli in sourdough starters.",
-        authors=["A. Baker"], categories=["q-bio.PE"], versions=[VersionRecord(1, None)],
-        source="api")
+        authors=["A. Baker"],
+        categories=["q-bio.PE"],
+        versions=[VersionRecord(1, None)],
+        source="api",
+    )
     with TestClient(app) as client:
         app.state.indexer.wake()
         deadline = time.monotonic() + 60

@@ -60,15 +60,18 @@ def test_home_shows_the_newest_day_ranked_by_upvotes(client):
     assert previous == ["/papers/date/2025-10-17"]  # empty days skipped
     assert tree.xpath("//a[@rel='next']") == []
     assert tree.xpath("//link[@type='application/json']/@href") == [
-        "/api/daily_papers?date=2025-10-29"]
+        "/api/daily_papers?date=2025-10-29"
+    ]
     assert tree.xpath("//link[@type='application/atom+xml']/@href") == [
-        "/feeds/daily.atom?date=2025-10-29"]
+        "/feeds/daily.atom?date=2025-10-29"
+    ]
 
 
 def test_day_navigation_both_ways(client):
     tree = page(client.get("/papers/date/2024-07-22"))
     assert "SciCode: A Research Coding Benchmark Curated by Scientists" in [
-        a.text_content() for a in tree.xpath("//article//h2/a")]
+        a.text_content() for a in tree.xpath("//article//h2/a")
+    ]
     assert tree.xpath("//a[@rel='next']/@href") == ["/papers/date/2024-07-23"]
     assert tree.xpath("//a[@rel='prev']/@href") == ["/papers/date/2024-06-16"]
 
@@ -122,20 +125,27 @@ def test_bad_pages_say_what_is_wrong(client, url, status, message):
 def test_paper_page_has_everything(client):
     tree = page(client.get("/papers/1302.2146"))
     assert tree.xpath("//h1")[0].text_content() == (
-        "The Same-Sign Dilepton Signature of RPV/MFV SUSY")
-    assert "Joshua Berger, Maxim Perelstein" in tree.xpath("//p[contains(@class,'authors')]")[0]\
-        .text_content()
+        "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
+    )
+    assert (
+        "Joshua Berger, Maxim Perelstein"
+        in tree.xpath("//p[contains(@class,'authors')]")[0].text_content()
+    )
     hrefs = tree.xpath("//a/@href")
     assert "https://arxiv.org/abs/1302.2146" in hrefs and "https://arxiv.org/pdf/1302.2146" in hrefs
     assert [r.text_content() for r in tree.xpath("//table[@class='versions']//td[1]")] == [
-        "v1", "v2"]
+        "v1",
+        "v2",
+    ]
     assert tree.xpath("//link[@type='application/json']/@href") == ["/api/papers/1302.2146"]
 
 
 def test_old_style_ids_and_markdown(client):
     assert client.get("/papers/cond-mat/0703772").status_code == 200
     redirect = client.get("/papers/arXiv:cond-mat/0703772v1", follow_redirects=False)
-    assert redirect.status_code == 301 and redirect.headers["location"] == "/papers/cond-mat/0703772"
+    assert (
+        redirect.status_code == 301 and redirect.headers["location"] == "/papers/cond-mat/0703772"
+    )
     markdown = client.get("/papers/1302.2146.md")
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert markdown.text.startswith("# The Same-Sign Dilepton Signature of RPV/MFV SUSY\n")
@@ -146,8 +156,9 @@ def test_old_style_ids_and_markdown(client):
 def test_trending_explains_each_paper(client):
     tree = page(client.get("/papers/trending"))
     whys = [p.text_content() for p in tree.xpath("//p[@class='why']")]
-    assert whys and all(re.match(r"Why it is here: \d+ upvotes?, listed \d+ h ago, score ", w)
-                        for w in whys)
+    assert whys and all(
+        re.match(r"Why it is here: \d+ upvotes?, listed \d+ h ago, score ", w) for w in whys
+    )
 
 
 def test_hostile_strings_are_shown_as_text(client):
@@ -242,7 +253,10 @@ def test_api_paper_search_and_repos(client):
     assert hits[0]["paper"]["id"] == "2407.13168"
     assert client.get("/api/papers/search", params={"q": " "}).status_code == 400
     assert client.get("/api/arxiv/2407.13168/repos").json() == {
-        "models": [], "datasets": [], "spaces": []}
+        "models": [],
+        "datasets": [],
+        "spaces": [],
+    }
     assert client.get("/api/arxiv/1234.56789/repos").status_code == 404
 
 
@@ -252,7 +266,8 @@ def test_feeds_atom_and_rss_follow_filters(client):
     tree = etree.fromstring(atom.content)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert [t.text for t in tree.xpath("//a:entry/a:title", namespaces=ns)] == [
-        "SciCode: A Research Coding Benchmark Curated by Scientists"]
+        "SciCode: A Research Coding Benchmark Curated by Scientists"
+    ]
     assert "with code" in tree.xpath("/a:feed/a:title", namespaces=ns)[0].text
     rss = client.get("/feeds/trending.rss")
     assert rss.headers["content-type"] == "application/rss+xml"
@@ -317,7 +332,9 @@ def test_a_crash_shows_an_error_page_without_a_traceback(store):
         page = test_client.get("/papers-crash-check")
         assert page.status_code == 500 and "Something went wrong on our side." in page.text
         api = test_client.get("/api/crash-check")
-        assert api.status_code == 500 and api.json() == {"error": "Something went wrong on our side."}
+        assert api.status_code == 500 and api.json() == {
+            "error": "Something went wrong on our side."
+        }
         for response in (page, api):
             assert "secret internals" not in response.text and "Traceback" not in response.text
 

@@ -328,7 +328,7 @@ def measure(
     from dailypapers.search.fulltext import FullTextSearch
     from dailypapers.search.hybrid import hybrid_search, semantic_text
     from dailypapers.search.keyword import KeywordIndex
-    from dailypapers.search.query import parse_query
+    from dailypapers.domain.query import parse_query
     from dailypapers.search.vector import Embedder
     from dailypapers.storage import open_store
 

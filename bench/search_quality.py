@@ -88,7 +88,7 @@ def score(rankings: dict[str, list[str]], answers: dict[str, str]) -> dict[str, 
 
 def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
     from dailypapers.search.hybrid import hybrid_search, semantic_text
-    from dailypapers.search.query import parse_query
+    from dailypapers.domain.query import parse_query
     from dailypapers.storage.vectors import nearest
 
     answers = dict(queries)
@@ -114,7 +114,7 @@ def sweep(store, keyword, embedder, queries) -> list[dict[str, float]]:  # type:
     semantic weight fixed at 1), on all queries and on each half (even/odd positions), so a
     setting that only fits some queries shows. Each leg is asked once, 200 deep."""
     from dailypapers.search.hybrid import fuse_rankings, semantic_text
-    from dailypapers.search.query import parse_query
+    from dailypapers.domain.query import parse_query
     from dailypapers.storage.vectors import nearest
 
     legs = {}

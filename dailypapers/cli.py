@@ -467,7 +467,7 @@ def _index(
 @click.pass_obj
 def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
     """The papers closest in meaning to PAPER (an arXiv id or URL)."""
-    from .ids import InvalidArxivId, parse_paper_id
+    from .domain.ids import InvalidArxivId, parse_paper_id
     from .search.ann import similar_papers
     from .search.vector import model_name
 
@@ -508,8 +508,8 @@ def similar(cfg: Config, paper: str, limit: int, as_json: bool) -> None:
 @click.pass_obj
 def search(cfg: Config, query: str, limit: int, as_json: bool) -> None:
     """Search the catalog: words, "phrases", -exclusions, author:, cat:, year:, id:."""
+    from .domain.query import parse_query
     from .search import keyword_search
-    from .search.query import parse_query
     from .storage.papers import get_paper
 
     store = _open(cfg)
@@ -573,7 +573,7 @@ def user() -> None:
 @click.pass_obj
 def user_create(cfg: Config, username: str, email: str, admin: bool, password_stdin: bool) -> None:
     """Create an account (an admin with --admin); asks for the password."""
-    from .accounts import (
+    from .domain.accounts import (
         InvalidAccount,
         check_email,
         check_password,

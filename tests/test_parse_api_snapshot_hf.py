@@ -7,7 +7,7 @@ import pytest
 from dailypapers.ingest.arxiv_api import ArxivApiError, parse_api_feed
 from dailypapers.ingest.arxiv_bulk import iter_snapshot, open_snapshot
 from dailypapers.ingest.hf_daily import NotDailyPapersJSON, iter_daily_papers
-from dailypapers.ingest.records import ParseProblem
+from dailypapers.domain.records import ParseProblem
 
 from .conftest import DATA, DEMO
 

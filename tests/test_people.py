@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
 
-from dailypapers.accounts import hash_password
+from dailypapers.domain.accounts import hash_password
 from dailypapers.cli import cli
 from dailypapers.config import load_config
 from dailypapers.ingest.demo import load_demo
@@ -218,7 +218,7 @@ def test_submit_lists_a_recent_paper_once(app, store):
 
 def test_submit_fetches_from_arxiv_and_enforces_limits(store):
     from dailypapers.ingest.arxiv_oai import parse_oai_page
-    from dailypapers.ingest.records import PaperRecord, VersionRecord
+    from dailypapers.domain.records import PaperRecord, VersionRecord
     from dailypapers.storage.papers import write_papers
 
     old = parse_oai_page(

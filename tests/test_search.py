@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from dailypapers.cli import cli
 from dailypapers.ingest.demo import load_demo
-from dailypapers.ingest.records import PaperRecord, VersionRecord
+from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.search.fulltext import FullTextSearch
 from dailypapers.search.keyword import KeywordIndex, build_query_text
-from dailypapers.search.query import MAX_QUERY, parse_query
+from dailypapers.domain.query import MAX_QUERY, parse_query
 from dailypapers.storage.papers import write_papers
 
 

@@ -8,7 +8,7 @@ from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.arxiv_oai import parse_oai_page
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.hf_daily import iter_daily_papers
-from dailypapers.ingest.records import DailyEntry, PaperRecord, ParseProblem, VersionRecord
+from dailypapers.domain.records import DailyEntry, PaperRecord, ParseProblem, VersionRecord
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage import schema, schema_revision
 from dailypapers.storage.papers import get_paper, write_papers

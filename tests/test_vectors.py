@@ -14,7 +14,7 @@ from dailypapers.cli import cli
 from dailypapers.config import load_config
 from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.demo import iter_seed_papers
-from dailypapers.ingest.records import PaperRecord, VersionRecord
+from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.search.vector import Embedder, embed_pending, paper_text
 from dailypapers.storage.papers import get_paper, write_papers
 from dailypapers.storage.schema import paper_vectors
@@ -194,7 +194,7 @@ def hybrid_setup(catalog, embedder, tmp_path):
 
 def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup, embedder):
     from dailypapers.search.hybrid import hybrid_search
-    from dailypapers.search.query import parse_query
+    from dailypapers.domain.query import parse_query
 
     store, keyword, _ = hybrid_setup
 
@@ -357,7 +357,7 @@ def test_a_round_brings_every_index_up_to_date(tmp_path, store, embedder):
     from dailypapers.search import keyword_search
     from dailypapers.search.ann import VectorIndex
     from dailypapers.search.background import refresh_indexes
-    from dailypapers.search.query import parse_query
+    from dailypapers.domain.query import parse_query
 
     with store.begin() as conn:
         write_papers(conn, small_catalog())

@@ -8,6 +8,8 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .errors import BadParameter
+
 _hasher = PasswordHasher()
 # Verifying against this when no account matches makes a failed login take as long either
 # way, so response times do not reveal which usernames exist.
@@ -19,7 +21,7 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 
 
-class InvalidAccount(ValueError):
+class InvalidAccount(BadParameter):
     """A username, email or password that breaks the rules; the message says which rule."""
 
 

@@ -1,8 +1,9 @@
 """Settings: one table, loaded once and passed down as an object.
 
-Lookup order for each setting: CLI flag, environment variable `DAILYPAPERS_<NAME>`, the `.env`
-file in the working directory, the default. A bad value stops startup with a message naming
-the key. Secrets print as `****`. docs/configuration.md documents every entry (a test checks).
+Lookup order for each setting: `--set name=value` on the command line, the environment variable
+`DAILYPAPERS_<NAME>`, the `.env` file in the working directory, the default. A bad value stops
+startup with a message naming the key. Secrets print as `****`. docs/configuration.md documents
+every entry (a test checks).
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ def load_config(
             value = raw if not isinstance(raw, str) else setting.parse(raw.strip())
         except (ValueError, TypeError) as error:
             where = {
-                "flag": "--" + setting.name.replace("_", "-"),
+                "flag": f"--set {setting.name}",
                 "env": setting.env,
                 ".env": f"{setting.env} in .env",
             }[source]

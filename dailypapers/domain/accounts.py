@@ -1,5 +1,6 @@
 """Accounts: password hashing (argon2id via argon2-cffi) and the rules for usernames, emails
-and passwords. No storage here; see storage/people.py."""
+and passwords. No storage here: storage/users.py keeps accounts, services/accounts.py signs
+people up and in."""
 
 from __future__ import annotations
 

@@ -76,8 +76,9 @@ class FullText:
         return [KeywordHit(arxiv_id, score) for arxiv_id, score in found]
 
 
-class DatabaseVectors:
-    """pgvector: the database answers from its own HNSW index and keeps it current."""
+class StoredVectors:
+    """The database's own neighbour search: pgvector's HNSW index on PostgreSQL (which the
+    database keeps current), an exact scan of the stored vectors on SQLite."""
 
     def __init__(self, store: Store, model: str) -> None:
         self.store, self.model = store, model
@@ -153,5 +154,5 @@ def keyword_backend(store: Store, data_dir: str) -> KeywordSearch | None:
 def semantic_backend(store: Store, data_dir: str, model: str) -> SemanticSearch:
     """The semantic leg for vectors of `model`: pgvector on PostgreSQL, usearch on SQLite."""
     if store.dialect == "postgresql":
-        return DatabaseVectors(store, model)
+        return StoredVectors(store, model)
     return IndexedVectors(store, data_dir, model)

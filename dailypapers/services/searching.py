@@ -51,6 +51,11 @@ class Searcher:
         self.store, self.config, self.embedder = store, config, embedder
         self._keyword: KeywordIndex | None = None
 
+    @property
+    def keyword_index(self) -> KeywordIndex | None:
+        """The tantivy index this searcher holds, once it has found one."""
+        return self._keyword
+
     def keyword(self) -> KeywordSearch | None:
         """The keyword leg: the tantivy index once built (kept for the process's life); before
         that PostgreSQL's full text or None (SQLite), asked again each time so the index is

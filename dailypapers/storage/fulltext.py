@@ -5,6 +5,8 @@ Words hold only word characters, so the tsquery text is always valid."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -13,9 +15,9 @@ from ..domain.query import ParsedQuery
 from .filters import paper_conditions
 from .schema import papers
 
-_VECTOR = sa.literal_column("papers.search_vector")
-_ENGLISH = sa.literal_column("'english'::regconfig")
-_SIMPLE = sa.literal_column("'simple'::regconfig")
+_VECTOR: sa.ColumnClause[Any] = sa.literal_column("papers.search_vector")
+_ENGLISH: sa.ColumnClause[Any] = sa.literal_column("'english'::regconfig")
+_SIMPLE: sa.ColumnClause[Any] = sa.literal_column("'simple'::regconfig")
 
 
 def _tsquery(query: ParsedQuery) -> tuple[str, str]:

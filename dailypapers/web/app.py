@@ -75,9 +75,7 @@ def create_app(
     # Loads the model on the first search that needs it, not at start-up. One torch thread:
     # a short query embeds as fast on one core (about 11 ms here), and the other cores stay
     # free for the keyword leg, which runs meanwhile, and for other requests.
-    embedder = embedder or Embedder(
-        config.embedding_device, config.embedding_max_tokens, threads=1
-    )
+    embedder = embedder or Embedder(config.embedding_device, config.embedding_max_tokens, threads=1)
     site = Site(
         config=config,
         store=store,
@@ -90,9 +88,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background_index and config.index_interval_seconds > 0:
-            site.indexer = BackgroundIndexer(
-                store, config, embedder, config.index_interval_seconds
-            )
+            site.indexer = BackgroundIndexer(store, config, embedder, config.index_interval_seconds)
             site.indexer.start()
         yield
         if site.indexer is not None:

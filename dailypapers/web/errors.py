@@ -50,13 +50,19 @@ def wants_json(request: Request) -> bool:
 
 def header_safe(message: str) -> str:
     """HTTP headers carry Latin-1 only: anything else is percent-encoded."""
-    return quote(message, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~") if not message.isascii() else message
+    return (
+        quote(message, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~")
+        if not message.isascii()
+        else message
+    )
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
     if wants_json(request):
         return JSONResponse(
-            {"error": message}, status_code=status, headers={"X-Error-Message": header_safe(message)}
+            {"error": message},
+            status_code=status,
+            headers={"X-Error-Message": header_safe(message)},
         )
     site = site_of(request)
     return site.templates.TemplateResponse(

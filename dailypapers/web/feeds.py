@@ -21,9 +21,7 @@ FEED_SIZE = 50
 MEDIA = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 
 
-def _build(
-    request: Request, site: Site, fmt: str, title: str, items: list[DailyItem]
-) -> Response:
+def _build(request: Request, site: Site, fmt: str, title: str, items: list[DailyItem]) -> Response:
     base = site.base_url(request)
     feed = FeedGenerator()
     feed.id(f"{base}{request.url.path}?{request.url.query}")

@@ -1,8 +1,9 @@
 """Stored embeddings: which papers still need one, saving them, and nearest neighbours.
 
 A paper needs a vector when it has none, when its vector came from an older version, or when
-another model made it. SQLite keeps float32 bytes and answers neighbours exactly (fine for a
-demo-sized catalog; the ANN index beside the file is the next step, issue 4); PostgreSQL keeps
+another model made it. SQLite keeps float32 bytes and answers neighbours here exactly: the
+usearch index beside the file (search/ann.py) is asked first, and this scan covers what it cannot
+(vectors newer than the index, filters few papers pass, no index built yet). PostgreSQL keeps
 pgvector values and answers with its HNSW index.
 """
 
@@ -21,7 +22,9 @@ from .filters import paper_conditions
 from .schema import paper_vectors, papers
 
 DIMENSIONS = 384
-HNSW_EF_SEARCH = 64  # the same search breadth as the usearch index beside SQLite
+# pgvector's least search breadth (Recall@10 0.995 at 100k papers, docs/benchmarks.md); the
+# usearch index beside SQLite searches wider: EF_SEARCH = 512 in search/ann.py.
+HNSW_EF_SEARCH = 64
 
 
 def _pending(columns: Sequence[Any], model: str) -> sa.Select[Any]:

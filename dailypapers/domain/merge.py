@@ -58,7 +58,9 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None, microsecond=0)
 
 
-def _rank(latest_version: int | None, datestamp: date | None, source_rank: int) -> tuple:
+def _rank(
+    latest_version: int | None, datestamp: date | None, source_rank: int
+) -> tuple[int, date, int]:
     return (latest_version or 0, datestamp or date.min, source_rank)
 
 

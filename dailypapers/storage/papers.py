@@ -96,7 +96,9 @@ def _sqlite_date(value: date) -> str:
 @lru_cache(maxsize=32)
 def _insert_plan(
     dialect: Dialect, table: sa.Table, names: tuple[str, ...], conflict: tuple[str, ...]
-) -> tuple[str, Callable[[dict[str, Any]], tuple], list[tuple[int, Callable[[Any], Any]]]]:
+) -> tuple[
+    str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]
+]:
     """SQL text, a row -> tuple getter, and (position, converter) pairs for a bulk write.
 
     Bulk writes bypass SQLAlchemy's per-row parameter handling (the hot path of a snapshot

@@ -45,7 +45,8 @@ def load_secret_key(configured: str | None, data_dir: str) -> str:
 def current_user(request: Request) -> User | None:
     """The logged-in, enabled user whose password has not changed since logging in."""
     if hasattr(request.state, "user"):
-        return request.state.user
+        known: User | None = request.state.user
+        return known
     user = None
     session = request.session
     if "uid" in session:

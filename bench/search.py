@@ -323,12 +323,10 @@ def measure(
 ) -> dict:  # type: ignore[type-arg]
     from concurrent.futures import ThreadPoolExecutor
 
-    from dailypapers.search import KeywordSearch
-    from dailypapers.search.ann import semantic_neighbours
-    from dailypapers.search.fulltext import FullTextSearch
+    from dailypapers.domain.query import parse_query
+    from dailypapers.search.backends import FullText, KeywordSearch, semantic_backend
     from dailypapers.search.hybrid import hybrid_search, semantic_text
     from dailypapers.search.keyword import KeywordIndex
-    from dailypapers.search.query import parse_query
     from dailypapers.search.vector import Embedder
     from dailypapers.storage import open_store
 
@@ -337,12 +335,13 @@ def measure(
     keyword: KeywordSearch
     if database_url:  # PostgreSQL: pgvector, and tantivy or the database's full text
         store = open_store(database_url, migrate=False)
-        keyword = KeywordIndex(Path(keyword_dir)) if keyword_dir else FullTextSearch(store)
+        keyword = KeywordIndex(Path(keyword_dir)) if keyword_dir else FullText(store)
     else:
         store = open_store(f"sqlite:///{folder / 'catalog.db'}")
         keyword = KeywordIndex(folder / "data" / "search" / "keyword")
     # As the web app runs it, without the cache of recent queries (each query is timed twice).
     embedder = Embedder(max_tokens=BENCH_TOKENS, threads=1, query_cache=0)
+    semantic = semantic_backend(store, data_dir, embedder.name)
     sets = queries_for()
     everything = [q for qs in sets.values() for q in qs]
 
@@ -354,18 +353,18 @@ def measure(
 
     def run_semantic(text: str) -> None:
         vector = embedder.embed_query(semantic_text(parse_query(text)))
-        semantic_neighbours(store, data_dir, embedder.name, vector, 100)
+        semantic.nearest(vector, 100)
 
     def run_hybrid(text: str) -> None:
         hybrid_search(
             store,
             parse_query(text),
             keyword=keyword,
+            semantic=semantic,
             embedder=embedder,
             limit=20,
             depth=100,
             keyword_weight=1.5,
-            data_dir=data_dir,
         )
 
     def timed(function, text: str) -> float:  # type: ignore[no-untyped-def]

@@ -87,11 +87,13 @@ def score(rankings: dict[str, list[str]], answers: dict[str, str]) -> dict[str, 
 
 
 def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+    from dailypapers.domain.query import parse_query
+    from dailypapers.search.backends import StoredVectors
     from dailypapers.search.hybrid import hybrid_search, semantic_text
-    from dailypapers.search.query import parse_query
     from dailypapers.storage.vectors import nearest
 
     answers = dict(queries)
+    exact = StoredVectors(store, embedder.name) if embedder is not None else None
     legs: dict[str, dict[str, list[str]]] = {"keyword": {}}
     if embedder is not None:
         legs["semantic"], legs["hybrid"] = {}, {}
@@ -104,7 +106,9 @@ def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]: 
                 legs["semantic"][text] = [i for i, _ in nearest(conn, vector, embedder.name, 10)]
             legs["hybrid"][text] = [
                 h.arxiv_id
-                for h in hybrid_search(store, parsed, keyword=keyword, embedder=embedder, limit=10)
+                for h in hybrid_search(
+                    store, parsed, keyword=keyword, semantic=exact, embedder=embedder, limit=10
+                )
             ]
     return {leg: score(rankings, answers) for leg, rankings in legs.items()}
 
@@ -113,8 +117,8 @@ def sweep(store, keyword, embedder, queries) -> list[dict[str, float]]:  # type:
     """MRR@10 of the fusion for a grid of keyword weights, RRF k and candidate depths (the
     semantic weight fixed at 1), on all queries and on each half (even/odd positions), so a
     setting that only fits some queries shows. Each leg is asked once, 200 deep."""
+    from dailypapers.domain.query import parse_query
     from dailypapers.search.hybrid import fuse_rankings, semantic_text
-    from dailypapers.search.query import parse_query
     from dailypapers.storage.vectors import nearest
 
     legs = {}

@@ -1,22 +1,24 @@
-"""Settings: one table, loaded once and passed down as an object.
+"""Settings: one table, loaded once and passed down as a typed object.
 
-Lookup order for each setting: CLI flag, environment variable `DAILYPAPERS_<NAME>`, the `.env`
-file in the working directory, the default. A bad value stops startup with a message naming
-the key. Secrets print as `****`. docs/configuration.md documents every entry (a test checks).
+Lookup order for each setting: `--set name=value` on the command line, the environment variable
+`DAILYPAPERS_<NAME>`, the `.env` file in the working directory, the default. A bad value stops
+startup with a message naming the key. Secrets print as `****`. docs/configuration.md documents
+every entry (a test checks).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
 PREFIX = "DAILYPAPERS_"
+T = TypeVar("T")
 
 
 # Tokens of title + abstract the model reads. bench/search_quality.py: 128 tokens ranked better
@@ -95,8 +97,157 @@ def _log_level(text: str) -> str:
     return level
 
 
+def setting(default: T, parse: Callable[[str], T], help: str, *, secret: bool = False) -> T:
+    """One row of the table: a `Config` field whose default and parser must agree with the
+    field's declared type (mypy checks both). `parse` turns the text of a flag, env var or
+    .env line into the value, raising ValueError with a reason; `secret` masks it in `config
+    show`."""
+    return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
+
+
+@dataclass(frozen=True, repr=False)
+class Config:
+    """The settings in effect, one typed attribute each: `config.database_url`.
+
+    This class body is the settings table: each field is one setting with its type, default,
+    parser, help line and secret flag, so `config.fusion_depth` is an `int` to mypy and a
+    misspelled name fails type-checking. SETTINGS lists the same fields for the CLI and the
+    docs. Build one with `load_config`; `Config()` alone gives every default."""
+
+    data_dir: str = setting("data", str, "Folder for the SQLite database and local indexes")
+    # "" stands for the default, which depends on data_dir: __post_init__ fills it in.
+    database_url: str = setting(
+        "",
+        _database_url,
+        "sqlite:///PATH or postgresql://...; default sqlite:///<data_dir>/dailypapers.db",
+        secret=True,
+    )
+    oai_endpoint: str = setting("https://oaipmh.arxiv.org/oai", _http_url, "arXiv OAI-PMH base URL")
+    arxiv_api_endpoint: str = setting(
+        "https://export.arxiv.org/api/query", _http_url, "arXiv query API URL"
+    )
+    request_delay: float = setting(
+        3.0, _positive_float, "Seconds between requests to arXiv (its terms ask for 3)"
+    )
+    http_timeout: float = setting(120.0, _positive_float, "Seconds before an HTTP request gives up")
+    http_retries: int = setting(
+        6, _count, "Retries of a failed request (network error, 5xx, 429/503) before the run stops"
+    )
+    backoff_base: float = setting(
+        5.0, _positive_float, "First retry wait in seconds; doubles each retry, with jitter"
+    )
+    backoff_max: float = setting(
+        600.0, _positive_float, "Longest wait between retries, Retry-After included, in seconds"
+    )
+    user_agent: str = setting(
+        "dailypapers/0.1 (self-hosted; https://github.com/dailypapers)",
+        str,
+        "User-Agent sent to arXiv; put a contact address here",
+    )
+    ingest_batch_size: int = setting(2000, _positive_int, "Records written per transaction")
+    log_level: str = setting("WARNING", _log_level, "DEBUG, INFO, WARNING or ERROR")
+    site_name: str = setting("Daily Papers", str, "The site's name in pages and feeds")
+    base_url: str | None = setting(
+        None, _http_url, "Public URL of the site for feed links; default: taken from each request"
+    )
+    trending_gravity: float = setting(
+        1.8, _positive_float, "How fast trending scores decay with age (Hacker News uses 1.8)"
+    )
+    trending_offset_hours: float = setting(
+        2.0,
+        _positive_float,
+        "Hours added to a paper's age so brand-new papers do not divide by zero",
+    )
+    trending_window_days: int = setting(
+        7, _positive_int, "Days of submissions, back from the newest, that can trend"
+    )
+    secret_key: str | None = setting(
+        None,
+        _secret,
+        "Signs session cookies; default: random, kept in <data_dir>/secret_key",
+        secret=True,
+    )
+    cookie_secure: bool = setting(False, _bool, "Send the session cookie over HTTPS only")
+    submission_max_age_days: int = setting(
+        14,
+        _positive_int,
+        "Only papers first published this many days ago or less can be submitted",
+    )
+    submissions_per_day: int = setting(5, _positive_int, "Submissions one account may make per day")
+    rate_login: str = setting("10/minute", _rate, "Login attempts per address and per account")
+    rate_signup: str = setting("5/hour", _rate, "Sign-ups per address")
+    rate_vote: str = setting("120/minute", _rate, "Votes per account and per address")
+    rate_submit: str = setting("20/hour", _rate, "Submissions per account and per address")
+    rate_comment: str = setting("10/minute", _rate, "Comments per account and per address")
+    page_cache_seconds: float = setting(
+        10.0,
+        _positive_float,
+        "How long pages for anonymous readers are reused; 0 turns the cache off",
+    )
+    embedding_device: str = setting("cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1")
+    embedding_max_tokens: int = setting(
+        DEFAULT_MAX_TOKENS,
+        _positive_int,
+        "Tokens of title + abstract the model reads (part of the vectors' model name)",
+    )
+    embedding_batch_size: int = setting(64, _positive_int, "Papers embedded per batch")
+    fusion_keyword_weight: float = setting(
+        1.5, _positive_float, "Weight of the keyword ranking in hybrid search"
+    )
+    fusion_semantic_weight: float = setting(
+        1.0, _positive_float, "Weight of the semantic ranking in hybrid search"
+    )
+    fusion_depth: int = setting(100, _positive_int, "Candidates each leg brings to the fusion")
+    index_interval_seconds: float = setting(
+        60.0,
+        _positive_float,
+        "How often `serve` brings the search indexes up to date; 0 turns it off",
+    )
+
+    # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".
+    _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            path = Path(self.data_dir).expanduser().resolve() / "dailypapers.db"
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")  # frozen dataclass
+
+    def source(self, name: str) -> str:
+        """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""
+        if name not in BY_NAME:
+            raise KeyError(name)
+        return self._sources.get(name, "default")
+
+    def with_overrides(self, **values: Any) -> Config:
+        """A copy with `values` (already parsed) in place, recorded as given by flag."""
+        unknown = [name for name in values if name not in BY_NAME]
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]}")
+        sources = {**self._sources, **dict.fromkeys(values, "flag")}
+        return replace(self, **values, _sources=sources)
+
+    def __repr__(self) -> str:
+        # Masked like `config show`, so a logged config or a traceback shows no secret.
+        shown = []
+        for item in SETTINGS:
+            value = getattr(self, item.name)
+            if item.secret and value is not None:
+                value = display(item, value)
+            shown.append(f"{item.name}={value!r}")
+        return f"Config({', '.join(shown)})"
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(name, display value, source, help) for `config show`; secrets masked."""
+        return [
+            (s.name, display(s, getattr(self, s.name)), self.source(s.name), s.help)
+            for s in SETTINGS
+        ]
+
+
 @dataclass(frozen=True)
 class Setting:
+    """A `Config` field seen as a row of the table (for flags, `config show` and the docs)."""
+
     name: str
     default: Any
     parse: Callable[[str], Any]
@@ -109,166 +260,11 @@ class Setting:
 
 
 SETTINGS = [
-    Setting("data_dir", "data", str, "Folder for the SQLite database and local indexes"),
-    Setting(
-        "database_url",
-        None,
-        _database_url,
-        "sqlite:///PATH or postgresql://...; default sqlite:///<data_dir>/dailypapers.db",
-        secret=True,
-    ),
-    Setting("oai_endpoint", "https://oaipmh.arxiv.org/oai", _http_url, "arXiv OAI-PMH base URL"),
-    Setting(
-        "arxiv_api_endpoint", "https://export.arxiv.org/api/query", _http_url, "arXiv query API URL"
-    ),
-    Setting(
-        "request_delay",
-        3.0,
-        _positive_float,
-        "Seconds between requests to arXiv (its terms ask for 3)",
-    ),
-    Setting("http_timeout", 120.0, _positive_float, "Seconds before an HTTP request gives up"),
-    Setting(
-        "http_retries",
-        6,
-        _count,
-        "Retries of a failed request (network error, 5xx, 429/503) before the run stops",
-    ),
-    Setting(
-        "backoff_base",
-        5.0,
-        _positive_float,
-        "First retry wait in seconds; doubles each retry, with jitter",
-    ),
-    Setting(
-        "backoff_max",
-        600.0,
-        _positive_float,
-        "Longest wait between retries, Retry-After included, in seconds",
-    ),
-    Setting(
-        "user_agent",
-        "dailypapers/0.1 (self-hosted; https://github.com/dailypapers)",
-        str,
-        "User-Agent sent to arXiv; put a contact address here",
-    ),
-    Setting("ingest_batch_size", 2000, _positive_int, "Records written per transaction"),
-    Setting("log_level", "WARNING", _log_level, "DEBUG, INFO, WARNING or ERROR"),
-    Setting("site_name", "Daily Papers", str, "The site's name in pages and feeds"),
-    Setting(
-        "base_url",
-        None,
-        _http_url,
-        "Public URL of the site for feed links; default: taken from each request",
-    ),
-    Setting(
-        "trending_gravity",
-        1.8,
-        _positive_float,
-        "How fast trending scores decay with age (Hacker News uses 1.8)",
-    ),
-    Setting(
-        "trending_offset_hours",
-        2.0,
-        _positive_float,
-        "Hours added to a paper's age so brand-new papers do not divide by zero",
-    ),
-    Setting(
-        "trending_window_days",
-        7,
-        _positive_int,
-        "Days of submissions, back from the newest, that can trend",
-    ),
-    Setting(
-        "secret_key",
-        None,
-        _secret,
-        "Signs session cookies; default: random, kept in <data_dir>/secret_key",
-        secret=True,
-    ),
-    Setting("cookie_secure", False, _bool, "Send the session cookie over HTTPS only"),
-    Setting(
-        "submission_max_age_days",
-        14,
-        _positive_int,
-        "Only papers first published this many days ago or less can be submitted",
-    ),
-    Setting("submissions_per_day", 5, _positive_int, "Submissions one account may make per day"),
-    Setting("rate_login", "10/minute", _rate, "Login attempts per address and per account"),
-    Setting("rate_signup", "5/hour", _rate, "Sign-ups per address"),
-    Setting("rate_vote", "120/minute", _rate, "Votes per account and per address"),
-    Setting("rate_submit", "20/hour", _rate, "Submissions per account and per address"),
-    Setting("rate_comment", "10/minute", _rate, "Comments per account and per address"),
-    Setting(
-        "page_cache_seconds",
-        10.0,
-        _positive_float,
-        "How long pages for anonymous readers are reused; 0 turns the cache off",
-    ),
-    Setting("embedding_device", "cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1"),
-    Setting(
-        "embedding_max_tokens",
-        DEFAULT_MAX_TOKENS,
-        _positive_int,
-        "Tokens of title + abstract the model reads (part of the vectors' model name)",
-    ),
-    Setting("embedding_batch_size", 64, _positive_int, "Papers embedded per batch"),
-    Setting(
-        "fusion_keyword_weight",
-        1.5,
-        _positive_float,
-        "Weight of the keyword ranking in hybrid search",
-    ),
-    Setting(
-        "fusion_semantic_weight",
-        1.0,
-        _positive_float,
-        "Weight of the semantic ranking in hybrid search",
-    ),
-    Setting("fusion_depth", 100, _positive_int, "Candidates each leg brings to the fusion"),
-    Setting(
-        "index_interval_seconds",
-        60.0,
-        _positive_float,
-        "How often `serve` brings the search indexes up to date; 0 turns it off",
-    ),
+    Setting(f.name, f.default, f.metadata["parse"], f.metadata["help"], f.metadata["secret"])
+    for f in fields(Config)
+    if "parse" in f.metadata
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
-
-
-@dataclass(frozen=True)
-class Value:
-    value: Any
-    source: str  # "flag", "env", ".env" or "default"
-
-
-class Config:
-    """The settings in effect. Attribute access gives values: `config.database_url`."""
-
-    def __init__(self, values: Mapping[str, Value]) -> None:
-        self._values = dict(values)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name].value
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def source(self, name: str) -> str:
-        return self._values[name].source
-
-    def with_overrides(self, **values: Any) -> Config:
-        merged = dict(self._values)
-        merged.update({k: Value(v, "flag") for k, v in values.items()})
-        return Config(merged)
-
-    def rows(self) -> list[tuple[str, str, str, str]]:
-        """(name, display value, source, help) for `config show`; secrets masked."""
-        out = []
-        for setting in SETTINGS:
-            item = self._values[setting.name]
-            out.append((setting.name, display(setting, item.value), item.source, setting.help))
-        return out
 
 
 def display(setting: Setting, value: Any) -> str:
@@ -307,7 +303,8 @@ def load_config(
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]} (see `dailypapers config show`)")
 
-    values: dict[str, Value] = {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for setting in SETTINGS:
         if setting.name in flags:
             raw, source = flags[setting.name], "flag"
@@ -316,20 +313,16 @@ def load_config(
         elif dotenv.get(setting.env) is not None:
             raw, source = dotenv[setting.env], ".env"
         else:
-            values[setting.name] = Value(setting.default, "default")
-            continue
+            continue  # the field's default
         try:
             value = raw if not isinstance(raw, str) else setting.parse(raw.strip())
         except (ValueError, TypeError) as error:
             where = {
-                "flag": "--" + setting.name.replace("_", "-"),
+                "flag": f"--set {setting.name}",
                 "env": setting.env,
                 ".env": f"{setting.env} in .env",
             }[source]
             raise ConfigError(f"bad value for {setting.name} ({where}={raw!r}): {error}") from None
-        values[setting.name] = Value(value, source)
-
-    if values["database_url"].value is None:
-        path = Path(values["data_dir"].value).expanduser().resolve() / "dailypapers.db"
-        values["database_url"] = Value(f"sqlite:///{path}", "default")
-    return Config(values)
+        values[setting.name] = value
+        sources[setting.name] = source
+    return Config(**values, _sources=sources)

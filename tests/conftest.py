@@ -96,6 +96,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def dump_catalog(store: Store) -> dict:
     """Every paper, version and daily entry, without our own timestamps: for comparing runs."""
+    from dataclasses import asdict
+
     import sqlalchemy as sa
 
     from dailypapers.storage import schema
@@ -105,7 +107,7 @@ def dump_catalog(store: Store) -> dict:
     with store.connect() as conn:
         ids = conn.execute(sa.select(schema.papers.c.arxiv_id)).scalars().all()
         for arxiv_id in sorted(ids):
-            row = get_paper(conn, arxiv_id)
+            row = asdict(get_paper(conn, arxiv_id))
             row.pop("created_at")
             row.pop("modified_at")
             if row["daily"]:

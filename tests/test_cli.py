@@ -1,12 +1,16 @@
 import gzip
 import json
+import socket
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from dailypapers.cli import cli
+from dailypapers.config import SETTINGS
 
 from .conftest import DATA, DEMO
 
@@ -22,11 +26,84 @@ def test_help_runs_as_a_module():
     assert result.returncode == 0 and "ingest" in result.stdout
 
 
+def test_help_lists_the_commands_and_no_flag_per_setting():
+    result = run("--help")
+    assert result.exit_code == 0 and "--set KEY=VALUE" in result.output
+    for setting in SETTINGS:
+        assert "--" + setting.name.replace("_", "-") not in result.output, setting.name
+    lines = result.output.splitlines()
+    commands = lines[lines.index("Commands:") :]
+    assert lines.index("Commands:") < 25
+    for name in ("config", "db", "demo", "index", "ingest", "search", "serve", "stats", "user"):
+        assert any(line.split()[:1] == [name] for line in commands), name
+
+
+def test_set_gives_a_setting_with_the_source_flag():
+    result = run(
+        "--set",
+        "site_name=X",
+        "--set",
+        "user_agent=bot (a=b)",
+        "--set",
+        "log_level=info",
+        "--set",
+        "log_level=error",
+        "config",
+        "show",
+        "--json",
+        env={"DAILYPAPERS_SITE_NAME": "from env"},
+    )
+    shown = json.loads(result.output)
+    assert shown["site_name"] == {"value": "X", "source": "flag"}
+    assert shown["user_agent"] == {"value": "bot (a=b)", "source": "flag"}
+    assert shown["log_level"] == {"value": "ERROR", "source": "flag"}
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("database-url=sqlite:///x.db", "unknown setting 'database-url'"),
+        ("DAILYPAPERS_SITE_NAME=X", "unknown setting 'DAILYPAPERS_SITE_NAME'"),
+        ("site_name", "'site_name' is not KEY=VALUE"),
+        ("http_retries=many", "bad value for http_retries (--set http_retries='many')"),
+    ],
+)
+def test_bad_set_is_a_usage_error_naming_it(pair, message):
+    result = CliRunner().invoke(cli, ["--set", pair, "stats"])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_serve_hands_set_values_to_the_web_process(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dailypapers", "--set", f"data_dir={tmp_path}"]
+        + ["--set", "site_name=Set Papers", "--set", "index_interval_seconds=0"]
+        + ["serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        page = httpx.get(url + "/papers", timeout=10)
+        assert page.status_code == 200 and "Set Papers" in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def test_config_show_lists_sources_and_masks_passwords(tmp_path):
     (tmp_path / ".env").write_text("DAILYPAPERS_LOG_LEVEL=info\n")
     result = run(
-        "--http-retries",
-        "2",
+        "--set",
+        "http_retries=2",
         "config",
         "show",
         "--json",

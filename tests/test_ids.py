@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dailypapers.ids import (
+from dailypapers.domain.ids import (
     InvalidArxivId,
     is_arxiv_id,
     is_local_id,

@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from dailypapers.domain.records import ParseProblem
 from dailypapers.ingest.arxiv_api import ArxivApiError, parse_api_feed
 from dailypapers.ingest.arxiv_bulk import iter_snapshot, open_snapshot
 from dailypapers.ingest.hf_daily import NotDailyPapersJSON, iter_daily_papers
-from dailypapers.ingest.records import ParseProblem
 
 from .conftest import DATA, DEMO
 

@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
 
-from dailypapers.accounts import hash_password
 from dailypapers.cli import cli
 from dailypapers.config import load_config
+from dailypapers.domain.accounts import hash_password
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.run import ingest_daily_json
-from dailypapers.storage.people import create_user, set_vote, upvotes_of, vote_rows
+from dailypapers.storage.daily import set_vote, upvotes_of, vote_rows
+from dailypapers.storage.users import create_user
 from dailypapers.web.app import create_app
 
 from .conftest import DATA, DEMO
@@ -27,7 +28,7 @@ PASSWORD = "a long enough password"
 def make_app(store, **settings):
     environ = {f"DAILYPAPERS_{k.upper()}": str(v) for k, v in settings.items()}
     app = create_app(load_config(environ=environ), store)
-    app.state.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)
+    app.state.site.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)
     return app
 
 
@@ -217,8 +218,8 @@ def test_submit_lists_a_recent_paper_once(app, store):
 
 
 def test_submit_fetches_from_arxiv_and_enforces_limits(store):
+    from dailypapers.domain.records import PaperRecord, VersionRecord
     from dailypapers.ingest.arxiv_oai import parse_oai_page
-    from dailypapers.ingest.records import PaperRecord, VersionRecord
     from dailypapers.storage.papers import write_papers
 
     old = parse_oai_page(
@@ -237,7 +238,7 @@ def test_submit_fetches_from_arxiv_and_enforces_limits(store):
     api_feed = (DEMO / "api" / "2026_id_list_2104.12255v1_versioned.xml").read_bytes()
     with PayloadServer(lambda _p, params: Reply(api_feed)) as server:
         app = make_app(store, arxiv_api_endpoint=server.url + "/api/query", submissions_per_day=1)
-        app.state.clock = lambda: datetime(2021, 4, 25, tzinfo=UTC)
+        app.state.site.clock = lambda: datetime(2021, 4, 25, tzinfo=UTC)
         client = session(app)
         headers = {"X-CSRF-Token": csrf_of(client.get("/submit"))}
         created = client.post(

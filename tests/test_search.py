@@ -9,11 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dailypapers.cli import cli
+from dailypapers.domain.papers import PaperFilter
+from dailypapers.domain.query import MAX_QUERY, parse_query
+from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.ingest.demo import load_demo
-from dailypapers.ingest.records import PaperRecord, VersionRecord
-from dailypapers.search.fulltext import FullTextSearch
+from dailypapers.search.backends import FullText
 from dailypapers.search.keyword import KeywordIndex, build_query_text
-from dailypapers.search.query import MAX_QUERY, parse_query
 from dailypapers.storage.papers import write_papers
 
 
@@ -55,7 +56,7 @@ def indexed(store, tmp_path):
     """The keyword leg of each database: tantivy beside SQLite, full text in PostgreSQL."""
     load_demo(store)
     if store.dialect == "postgresql":
-        return FullTextSearch(store)
+        return FullText(store)
     keyword = KeywordIndex(tmp_path / "keyword")
     assert keyword.rebuild(store) == keyword.count() > 500
     return keyword
@@ -84,13 +85,13 @@ def test_filters_phrases_authors_and_exclusions(indexed, store):
     quantum = ids(indexed, "quantum cat:quant-ph", limit=15)
     with store.connect() as conn:
         found = [get_paper(conn, i) for i in quantum]
-    assert quantum and all("quant-ph" in p["categories"] for p in found)
+    assert quantum and all("quant-ph" in p.categories for p in found)
     years = ids(indexed, "quantum year:2010-2012", limit=15)
     with store.connect() as conn:
-        assert years and all(2010 <= get_paper(conn, i)["published_at"].year <= 2012 for i in years)
-    coded = ids(indexed, "benchmark", has_code=True, limit=50)
+        assert years and all(2010 <= get_paper(conn, i).published_at.year <= 2012 for i in years)
+    coded = ids(indexed, "benchmark", where=PaperFilter(has_code=True), limit=50)
     with store.connect() as conn:
-        assert all(get_paper(conn, i)["has_code"] for i in coded)
+        assert all(get_paper(conn, i).has_code for i in coded)
     assert ids(indexed, "") == [] and ids(indexed, "-only -exclusions") == []
 
 
@@ -195,7 +196,7 @@ def test_api_search_uses_the_keyword_index_once_built(store, tmp_path):
         KeywordIndex.for_data_dir(tmp_path).rebuild(store)  # the running app picks it up
         ranked = client.get("/api/papers/search", params={"q": "dilepton zebra", "limit": 3}).json()
         assert ranked[0]["paper"]["id"] == "1302.2146"  # BM25: not every word needed
-        assert isinstance(app.state.keyword_index, KeywordIndex)  # on PostgreSQL too
+        assert isinstance(app.state.site.searcher.keyword_index, KeywordIndex)  # on PostgreSQL too
         assert ranked[0]["title"] == "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
         by_author = client.get("/api/papers/search", params={"q": "author:Perelstein"}).json()
         assert [h["paper"]["id"] for h in by_author] == ["1302.2146"]
@@ -245,16 +246,16 @@ def test_search_page_highlights_filters_jumps_and_feeds(store, tmp_path):
 def test_the_tantivy_index_serves_either_database_once_built(store, tmp_path):
     """PostgreSQL's full text answers until a tantivy index exists in the data folder; then
     the index answers (ranking every full-text match costs seconds at 100k papers)."""
-    from dailypapers.search import keyword_search
+    from dailypapers.search.backends import keyword_backend
 
     load_demo(store)
-    before = keyword_search(store, str(tmp_path))
+    before = keyword_backend(store, str(tmp_path))
     if store.dialect == "postgresql":
-        assert isinstance(before, FullTextSearch)
+        assert isinstance(before, FullText)
     else:
         assert before is None
     KeywordIndex.for_data_dir(tmp_path).update(store)
-    after = keyword_search(store, str(tmp_path))
+    after = keyword_backend(store, str(tmp_path))
     assert isinstance(after, KeywordIndex)
     assert ids(after, "same-sign dilepton")[0] == "1302.2146"
 

@@ -1,14 +1,15 @@
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
 
+from dailypapers.domain.records import DailyEntry, PaperRecord, ParseProblem, VersionRecord
 from dailypapers.ingest.arxiv_api import parse_api_feed
 from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.arxiv_oai import parse_oai_page
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.hf_daily import iter_daily_papers
-from dailypapers.ingest.records import DailyEntry, PaperRecord, ParseProblem, VersionRecord
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage import schema, schema_revision
 from dailypapers.storage.papers import get_paper, write_papers
@@ -77,25 +78,25 @@ def test_write_then_repeat_changes_nothing(store):
 def test_stored_paper_round_trips(store):
     write(store, [record(version=2, comments="Code: https://github.com/a/b", dois=["10.1/x"])])
     stored = paper(store, "2401.00001")
-    assert stored["authors"] == ["Ada Lovelace", "Alan Turing"]
-    assert stored["primary_category"] == "cs.CL"
-    assert stored["categories"] == ["cs.CL", "cs.LG"]
-    assert stored["github_repos"] == ["https://github.com/a/b"] and stored["has_code"]
-    assert stored["published_at"] == datetime(2024, 1, 1, 10)
-    assert stored["updated_at"] == datetime(2024, 1, 2, 10)
-    assert [v["version"] for v in stored["versions"]] == [1, 2]
-    assert stored["versions"][1]["size_kb"] == 20
-    assert stored["latest_version"] == 2
+    assert stored.authors == ["Ada Lovelace", "Alan Turing"]
+    assert stored.primary_category == "cs.CL"
+    assert stored.categories == ["cs.CL", "cs.LG"]
+    assert stored.github_repos == ["https://github.com/a/b"] and stored.has_code
+    assert stored.published_at == datetime(2024, 1, 1, 10)
+    assert stored.updated_at == datetime(2024, 1, 2, 10)
+    assert [v.version for v in stored.versions] == [1, 2]
+    assert stored.versions[1].size_kb == 20
+    assert stored.latest_version == 2
 
 
 def test_new_version_updates_and_older_version_does_not_regress(store):
     write(store, [record(version=1, title="Old title")])
     counts = write(store, [record(version=2, title="New title")])
     assert counts.updated == 1
-    assert paper(store, "2401.00001")["title"] == "New title"
+    assert paper(store, "2401.00001").title == "New title"
     counts = write(store, [record(version=1, title="Old title")])
     stored = paper(store, "2401.00001")
-    assert stored["title"] == "New title" and stored["latest_version"] == 2
+    assert stored.title == "New title" and stored.latest_version == 2
     assert counts.unchanged == 1
 
 
@@ -112,10 +113,10 @@ def test_a_poorer_source_fills_gaps_but_never_overwrites(store):
     )
     counts = write(store, [hf])
     stored = paper(store, "2401.00001")
-    assert stored["title"] == "A title" and stored["authors"] == ["Ada Lovelace", "Alan Turing"]
-    assert stored["github_repos"] == ["https://github.com/org/repo"]
+    assert stored.title == "A title" and stored.authors == ["Ada Lovelace", "Alan Turing"]
+    assert stored.github_repos == ["https://github.com/org/repo"]
     assert counts.updated == 1 and counts.daily_new == 1
-    assert stored["daily"]["upvotes"] == 12 and stored["daily"]["day"] == date(2024, 1, 5)
+    assert stored.daily["upvotes"] == 12 and stored.daily["day"] == date(2024, 1, 5)
 
 
 def test_route_order_does_not_change_the_result(store, make_store):
@@ -141,7 +142,7 @@ def test_route_order_does_not_change_the_result(store, make_store):
     _, other = make_store()
     for item in (snap, hf, api.records[0]):
         write(other, [item])
-    left, right = paper(store, "1111.2011"), paper(other, "1111.2011")
+    left, right = asdict(paper(store, "1111.2011")), asdict(paper(other, "1111.2011"))
     for row in (left, right):
         row.pop("created_at"), row.pop("modified_at"), row["daily"].pop("created_at")
         row["daily"].pop("id")
@@ -165,8 +166,8 @@ def test_same_paper_from_every_route_is_one_row(store):
 def test_repeats_within_one_batch_merge(store):
     counts = write(store, [record(version=1), record(version=3), record(version=2)])
     assert counts.new == 1 and counts.unchanged == 2
-    assert paper(store, "2401.00001")["latest_version"] == 3
-    assert len(paper(store, "2401.00001")["versions"]) == 3
+    assert paper(store, "2401.00001").latest_version == 3
+    assert len(paper(store, "2401.00001").versions) == 3
 
 
 def test_deleted_record_hides_a_known_paper_and_ignores_unknown(store):
@@ -175,7 +176,7 @@ def test_deleted_record_hides_a_known_paper_and_ignores_unknown(store):
     never = PaperRecord("2401.09999", "", "", source="oai", deleted=True)
     counts = write(store, [gone, never])
     assert counts.updated == 1 and counts.unchanged == 1
-    assert paper(store, "2401.00001")["hidden"] is True
+    assert paper(store, "2401.00001").hidden is True
     assert paper(store, "2401.09999") is None
 
 
@@ -185,7 +186,7 @@ def test_a_failing_batch_writes_nothing(store):
         write_papers(conn, [record("2401.00002"), record("2401.00001", version=2)])
         raise RuntimeError("crash mid-batch")
     assert paper(store, "2401.00002") is None
-    assert paper(store, "2401.00001")["latest_version"] == 1
+    assert paper(store, "2401.00001").latest_version == 1
 
 
 def test_oai_fixtures_then_snapshot_then_api_are_idempotent(store):
@@ -227,7 +228,7 @@ def test_daily_json_upvote_change_is_an_update(store):
     changed = data.replace(b'"upvotes": 17', b'"upvotes": 18')
     second = ingest_daily_json(store, changed, "day.json")
     assert second.counts.daily_updated == 1 and second.counts.daily_new == 0
-    assert paper(store, "2407.13168")["daily"]["upvotes"] == 18
+    assert paper(store, "2407.13168").daily["upvotes"] == 18
 
 
 def test_snapshot_parsed_in_a_pool_matches_parsing_in_process(store, make_store, tmp_path):

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
+from dailypapers.domain.links import find_links
 from dailypapers.ingest.text import (
-    find_links,
     normalize_abstract,
     normalize_title,
     parse_rfc822,

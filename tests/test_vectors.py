@@ -12,9 +12,9 @@ from lxml import html
 
 from dailypapers.cli import cli
 from dailypapers.config import load_config
+from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.demo import iter_seed_papers
-from dailypapers.ingest.records import PaperRecord, VersionRecord
 from dailypapers.search.vector import Embedder, embed_pending, paper_text
 from dailypapers.storage.papers import get_paper, write_papers
 from dailypapers.storage.schema import paper_vectors
@@ -132,7 +132,7 @@ def test_similar_papers_exclude_the_paper_and_agree_across_databases(
     assert [i for i, _ in found] == exact
     # machine-learning neighbours for a machine-learning paper, not the physics ones
     with catalog.connect() as conn:
-        assert all(get_paper(conn, i)["arxiv_id"].startswith("local-") for i, _ in found)
+        assert all(get_paper(conn, i).is_local for i, _ in found)
 
 
 def test_similar_in_the_api_and_on_the_paper_page(catalog, tmp_path):
@@ -184,25 +184,33 @@ def test_rrf_fusion_arithmetic():
 
 @pytest.fixture
 def hybrid_setup(catalog, embedder, tmp_path):
-    from dailypapers.search import keyword_search
+    from dailypapers.search.backends import keyword_backend
     from dailypapers.search.keyword import KeywordIndex
 
     if catalog.dialect == "sqlite":
         KeywordIndex.for_data_dir(tmp_path).rebuild(catalog)
-    return catalog, keyword_search(catalog, str(tmp_path)), tmp_path
+    return catalog, keyword_backend(catalog, str(tmp_path)), tmp_path
 
 
 def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup, embedder):
+    from dailypapers.domain.query import parse_query
+    from dailypapers.search.backends import semantic_backend
     from dailypapers.search.hybrid import hybrid_search
-    from dailypapers.search.query import parse_query
 
-    store, keyword, _ = hybrid_setup
+    store, keyword, data_dir = hybrid_setup
+    semantic = semantic_backend(store, str(data_dir), embedder.name)
 
     def run(text, **kwargs):
         return [
             h.arxiv_id
             for h in hybrid_search(
-                store, parse_query(text), keyword=keyword, embedder=embedder, limit=10, **kwargs
+                store,
+                parse_query(text),
+                keyword=keyword,
+                semantic=semantic,
+                embedder=embedder,
+                limit=10,
+                **kwargs,
             )
         ]
 
@@ -215,14 +223,14 @@ def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup
     # filters apply inside both legs
     with store.connect() as conn:
         for arxiv_id in run("particles and fields cat:hep-ph"):
-            assert "hep-ph" in get_paper(conn, arxiv_id)["categories"]
+            assert "hep-ph" in get_paper(conn, arxiv_id).categories
         for arxiv_id in run("neural networks year:2007"):
-            assert get_paper(conn, arxiv_id)["published_at"].year == 2007
+            assert get_paper(conn, arxiv_id).published_at.year == 2007
     # exclusions are honoured by the semantic leg too
     assert SATELLITE not in run("satellite image classification -satellite")
     # a pasted abstract goes to the semantic leg and finds its paper
     with store.connect() as conn:
-        abstract = get_paper(conn, SATELLITE)["abstract"]
+        abstract = get_paper(conn, SATELLITE).abstract
     assert run(abstract)[0] == SATELLITE
 
 
@@ -231,8 +239,7 @@ def test_api_search_is_hybrid_once_vectors_exist(hybrid_setup, embedder):
     config = load_config(
         environ={"DAILYPAPERS_DATA_DIR": str(data_dir), "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
     )
-    app = create_app(config, store)
-    app.state.embedder = embedder  # the session's model: loaded once for all tests
+    app = create_app(config, store, embedder=embedder)  # the session's model, loaded once
     with TestClient(app) as client:
         hits = client.get(
             "/api/papers/search",
@@ -342,35 +349,37 @@ def test_recent_query_vectors_are_reused(embedder):
 
 
 def test_index_lock_lets_one_process_update(tmp_path, store, embedder):
-    from dailypapers.search.background import index_lock, refresh_indexes
+    from dailypapers.services.indexing import index_lock, update_indexes
 
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
     with index_lock(tmp_path, wait=False) as first:
         assert first
         with index_lock(tmp_path, wait=False) as second:
             assert not second
-        assert refresh_indexes(store, str(tmp_path), embedder) is None
+        assert update_indexes(store, config, embedder) is None
     with index_lock(tmp_path, wait=False) as again:
         assert again
 
 
 def test_a_round_brings_every_index_up_to_date(tmp_path, store, embedder):
-    from dailypapers.search import keyword_search
+    from dailypapers.domain.query import parse_query
     from dailypapers.search.ann import VectorIndex
-    from dailypapers.search.background import refresh_indexes
-    from dailypapers.search.query import parse_query
+    from dailypapers.search.backends import keyword_backend
+    from dailypapers.services.indexing import update_indexes
 
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
     with store.begin() as conn:
         write_papers(conn, small_catalog())
-    first = refresh_indexes(store, str(tmp_path), embedder, embed_limit=None)
+    first = update_indexes(store, config, embedder, background=True)
     assert first is not None and first.embedded == len(small_catalog())
     with store.connect() as conn:
         assert count_pending(conn, embedder.name) == 0
-    hits = keyword_search(store, str(tmp_path)).search(parse_query("EuroSAT land use"), limit=3)
+    hits = keyword_backend(store, str(tmp_path)).search(parse_query("EuroSAT land use"), limit=3)
     assert hits[0].arxiv_id == SATELLITE
     if store.dialect == "sqlite":
         assert first.keyword == first.vectors == len(small_catalog())
         assert len(VectorIndex.reader(tmp_path, embedder.name)) == len(small_catalog())
-    second = refresh_indexes(store, str(tmp_path), embedder, embed_limit=None)
+    second = update_indexes(store, config, embedder, background=True)
     assert second is not None and second.embedded == 0
     if store.dialect == "sqlite":
         assert len(VectorIndex.for_data_dir(tmp_path, embedder.name)) == len(small_catalog())
@@ -393,8 +402,7 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
             "DAILYPAPERS_PAGE_CACHE_SECONDS": "0",
         }
     )
-    app = create_app(config, store, background_index=True)
-    app.state.embedder = embedder
+    app = create_app(config, store, background_index=True, embedder=embedder)
     newcomer = PaperRecord(
         arxiv_id="2401.00042",
         title="Zymurgical fermentation kinetics of sourdough starters",
@@ -405,23 +413,23 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
         source="api",
     )
     with TestClient(app) as client:
-        app.state.indexer.wake()
+        app.state.site.indexer.wake()
         deadline = time.monotonic() + 60
-        while app.state.indexer.rounds < 1 and time.monotonic() < deadline:
+        while app.state.site.indexer.rounds < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         with store.begin() as conn:
             write_papers(conn, [newcomer])
         before = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
         assert "2401.00042" not in [hit["paper"]["id"] for hit in before]
-        rounds = app.state.indexer.rounds
-        app.state.indexer.wake()
-        while app.state.indexer.rounds <= rounds and time.monotonic() < deadline:
+        rounds = app.state.site.indexer.rounds
+        app.state.site.indexer.wake()
+        while app.state.site.indexer.rounds <= rounds and time.monotonic() < deadline:
             time.sleep(0.1)
         found = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
         assert [hit["paper"]["id"] for hit in found][:1] == ["2401.00042"]
     with store.connect() as conn:
         assert vector_of(conn, "2401.00042", embedder.name) is not None
-    assert not app.state.indexer._thread.is_alive()  # stopped with the app
+    assert not app.state.site.indexer._thread.is_alive()  # stopped with the app
     store.close()
 
 

@@ -11,9 +11,10 @@ from lxml import etree, html
 from dailypapers.config import load_config
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.run import ingest_daily_json
+from dailypapers.storage import open_store
 from dailypapers.web.app import create_app
 
-from .conftest import DATA
+from .conftest import DATA, _fresh_pg_database
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
@@ -35,14 +36,32 @@ def hostile_day() -> bytes:
     return json.dumps([item]).encode()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def catalog(request, tmp_path_factory):
+    """The demo catalog plus two daily lists, built once per database for this module's
+    read-only tests. A test that writes (votes, comments, submissions, admin actions, ingests)
+    must take `store` instead and build its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('web-catalog') / 'catalog.db'}"
+    else:
+        url = _fresh_pg_database(request.getfixturevalue("pg_server"))
+    shared = open_store(url)
+    load_demo(shared)
+    ingest_daily_json(shared, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
+    ingest_daily_json(shared, hostile_day(), "hostile")
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def client(store):
-    load_demo(store)
-    ingest_daily_json(store, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
-    ingest_daily_json(store, hostile_day(), "hostile")
-    app = create_app(load_config(environ={}), store)
+def client(catalog):
+    """A new app per test on the shared catalog: its page cache, rate limits, session key and
+    search indexes (under the test's own working directory) start empty."""
+    app = create_app(load_config(environ={}), catalog)
+    writes = catalog.generation
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+    assert catalog.generation == writes, "a test wrote to the shared catalog: give it `store`"
 
 
 def page(response):
@@ -283,8 +302,6 @@ def test_openapi_lists_the_api(client):
 
 
 def test_today_default_when_catalog_is_empty(database_url):
-    from dailypapers.storage import open_store
-
     empty = open_store(database_url)
     with TestClient(create_app(load_config(environ={}), empty)) as test_client:
         response = test_client.get("/")
@@ -317,8 +334,8 @@ def test_anonymous_pages_are_cached_until_a_write(store):
         assert cache.hits == 1  # the client now sends a session cookie
 
 
-def test_a_crash_shows_an_error_page_without_a_traceback(store):
-    app = create_app(load_config(environ={}), store)
+def test_a_crash_shows_an_error_page_without_a_traceback(catalog):
+    app = create_app(load_config(environ={}), catalog)  # routes added to this app only
 
     @app.get("/papers-crash-check")
     def crash() -> None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ..ids import InvalidArxivId, parse_arxiv_id
-from .records import PaperRecord, ParseProblem, VersionRecord
+from ..domain.ids import InvalidArxivId, parse_arxiv_id
+from ..domain.records import PaperRecord, ParseProblem, VersionRecord
 from .text import clean_optional, normalize_abstract, normalize_title, parse_iso_datetime
 from .xmlsafe import MalformedXML, describe_payload, iter_xml, text_of
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..ids import InvalidArxivId, parse_arxiv_id
-from .records import PaperRecord, ParseProblem, VersionRecord
+from ..domain.ids import InvalidArxivId, parse_arxiv_id
+from ..domain.records import PaperRecord, ParseProblem, VersionRecord
 from .text import (
     clean_optional,
     join_parsed_author,

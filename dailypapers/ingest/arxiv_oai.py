@@ -12,8 +12,8 @@ from datetime import date
 
 from lxml import etree
 
-from ..ids import InvalidArxivId, parse_arxiv_id
-from .records import PaperRecord, ParseProblem, VersionRecord
+from ..domain.ids import InvalidArxivId, parse_arxiv_id
+from ..domain.records import PaperRecord, ParseProblem, VersionRecord
 from .text import (
     clean_optional,
     normalize_abstract,

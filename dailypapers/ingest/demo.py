@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from ..ids import local_paper_id
+from ..domain.ids import local_paper_id
+from ..domain.records import DailyEntry, PaperRecord, ParseProblem
 from ..storage import Store
 from .arxiv_api import parse_api_feed
 from .arxiv_bulk import iter_snapshot
 from .arxiv_oai import parse_oai_page
-from .records import DailyEntry, PaperRecord, ParseProblem
 from .run import IngestReport, ProgressFn, _no_progress, write_batches
 from .text import normalize_abstract, normalize_title, parse_day, parse_iso_datetime
 

@@ -16,14 +16,14 @@ from functools import partial
 
 import httpx
 
-from ..ids import InvalidArxivId, parse_arxiv_id
+from ..domain.ids import InvalidArxivId, parse_arxiv_id
+from ..domain.records import ParseProblem
 from ..storage import Store
 from ..storage.harvest import Checkpoint, load_checkpoint, save_checkpoint
 from ..storage.papers import write_papers
 from .arxiv_api import ApiPage, ArxivApiError, parse_api_feed
 from .arxiv_oai import EMPTY_RESULT_CODES, OaiPage, parse_oai_page
 from .http import FetchError, PoliteClient
-from .records import ParseProblem
 from .run import IngestReport, ProgressFn, _no_progress, write_batches
 from .xmlsafe import UnsafeXML
 

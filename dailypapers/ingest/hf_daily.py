@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..ids import InvalidArxivId, parse_arxiv_id
-from .records import DailyEntry, PaperRecord, ParseProblem
+from ..domain.ids import InvalidArxivId, parse_arxiv_id
+from ..domain.records import DailyEntry, PaperRecord, ParseProblem
 from .text import clean_optional, normalize_abstract, normalize_title, parse_iso_datetime, utc_date
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..domain.records import PaperRecord, ParseProblem
 from ..storage import Store
 from ..storage.papers import BatchCounts, write_papers
 from .arxiv_bulk import iter_line_chunks, iter_snapshot, open_snapshot, parse_snapshot_lines
 from .hf_daily import NotDailyPapersJSON, iter_daily_papers
-from .records import PaperRecord, ParseProblem
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """Text normalisation shared by every parser: whitespace, control characters, author lines,
-TeX accents in names, dates, and the code/project links found in abstracts and comments.
+TeX accents in names and dates. (The code and project links found in abstracts and comments
+are domain/links.py's.)
 
 LaTeX in titles and abstracts is kept as written (the site renders math); only author names
 are folded to Unicode, so that the same person reads the same whichever source brought them.
@@ -205,47 +206,6 @@ def parse_size_kb(text: str | None) -> int | None:
         return None
     match = re.match(r"^\s*(\d+)\s*kb\s*$", text, re.IGNORECASE)
     return int(match.group(1)) if match else None
-
-
-_URL = re.compile(r"https?://[^\s<>\"'{}|\\^`\[\]]+", re.IGNORECASE)
-_GITHUB_REPO = re.compile(
-    r"^https?://(?:www\.)?github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z0-9_.-]+)",
-    re.IGNORECASE,
-)
-# Hosts whose links are references, not a paper's own project page.
-_NOT_PROJECT_HOSTS = re.compile(
-    r"^https?://(?:[^/]*\.)?(?:arxiv\.org|doi\.org|github\.com|creativecommons\.org|"
-    r"huggingface\.co/papers|dx\.doi\.org|orcid\.org)(?:/|$)",
-    re.IGNORECASE,
-)
-_GITHUB_NON_REPO_OWNERS = {"orgs", "topics", "features", "sponsors", "marketplace", "settings"}
-
-
-def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
-    """GitHub repositories and project pages named in the given texts, in order, deduplicated.
-
-    >>> find_links("Code: https://github.com/openai/gpt-2.git; demo at https://x.github.io/y/.")
-    (['https://github.com/openai/gpt-2'], ['https://x.github.io/y/'])
-    """
-    repos: list[str] = []
-    pages: list[str] = []
-    for text in texts:
-        if not text or "http" not in text.lower():
-            continue
-        for raw in _URL.findall(text):
-            url = raw.rstrip(".,;:)!?*'\"")
-            repo = _GITHUB_REPO.match(url)
-            if repo:
-                owner, name = repo.group(1), repo.group(2)
-                name = re.sub(r"\.git$", "", name.rstrip("."), flags=re.IGNORECASE)
-                if owner.lower() in _GITHUB_NON_REPO_OWNERS or not name:
-                    continue
-                link = f"https://github.com/{owner}/{name}"
-                if link.lower() not in (r.lower() for r in repos):
-                    repos.append(link)
-            elif not _NOT_PROJECT_HOSTS.match(url) and url not in pages:
-                pages.append(url)
-    return repos, pages
 
 
 def utc_date(moment: datetime | None) -> date | None:

@@ -12,7 +12,8 @@ naming the current generation and its watermark. A save writes a new generation 
 replaces `index.json`, so readers never see half a save. Searching processes memory-map the
 current generation (`VectorIndex.reader`), so several web workers share one copy in the page
 cache, and notice a newer generation by the change of `index.json`.
-PostgreSQL does not need any of this: pgvector's HNSW index answers there.
+PostgreSQL does not need any of this: pgvector's HNSW index answers there (search/backends.py
+chooses).
 """
 
 from __future__ import annotations
@@ -30,12 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from usearch.index import Index
 
+from ..domain.papers import NO_FILTER, PaperFilter
 from ..storage import Store
-from ..storage.schema import paper_vectors
-from ..storage.vectors import DIMENSIONS
+from ..storage.vectors import (
+    DIMENSIONS,
+    count_vectors_since,
+    nearest,
+    saved_since,
+    vectors_since,
+    visible_among,
+)
 
 _BATCH = 5000
 LOOK_BACK = timedelta(seconds=60)
@@ -146,31 +153,19 @@ class VectorIndex:
         total = self._count_since(store, cursor)
         done, unsaved, saved_at = 0, 0, time.monotonic()
         while True:
-            query = (
-                sa.select(
-                    paper_vectors.c.arxiv_id, paper_vectors.c.embedding, paper_vectors.c.created_at
-                )
-                .where(paper_vectors.c.model == self.model)
-                .order_by(paper_vectors.c.created_at, paper_vectors.c.arxiv_id)
-                .limit(_BATCH)
-            )
-            if cursor is not None:  # row values, so ix_paper_vectors_created_at serves it
-                query = query.where(
-                    sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > cursor
-                )
             with store.connect() as conn:
-                rows = conn.execute(query).all()
+                rows = vectors_since(conn, self.model, cursor, _BATCH)
             if not rows:
                 break
             index = self.index  # loads the saved generation (and self.ids) on first use
-            keys = [vector_key(r.arxiv_id) for r in rows]
+            keys = [vector_key(arxiv_id) for arxiv_id, _, _ in rows]
             for key in keys:
                 if key in self.ids:
                     index.remove(key)
-            vectors = np.stack([np.frombuffer(r.embedding, dtype="<f4") for r in rows])
+            vectors = np.stack([vector for _, vector, _ in rows])
             self.index.add(np.array(keys, dtype=np.uint64), vectors)
-            self.ids.update({key: r.arxiv_id for key, r in zip(keys, rows, strict=True)})
-            cursor = (rows[-1].created_at, rows[-1].arxiv_id)
+            self.ids.update({key: row[0] for key, row in zip(keys, rows, strict=True)})
+            cursor = (rows[-1][2], rows[-1][0])
             if self.watermark is None or cursor > self.watermark:
                 self.watermark = cursor
             done += len(rows)
@@ -185,13 +180,8 @@ class VectorIndex:
         return done
 
     def _count_since(self, store: Store, cursor: tuple[datetime, str] | None) -> int:
-        query = sa.select(sa.func.count()).where(paper_vectors.c.model == self.model)
-        if cursor is not None:
-            query = query.where(
-                sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > cursor
-            )
         with store.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            return count_vectors_since(conn, self.model, cursor)
 
     def _save(self) -> None:
         generation = self.generation + 1
@@ -313,60 +303,33 @@ def semantic_neighbours(
     limit: int,
     exclude: Sequence[str] = (),
     *,
-    categories: Sequence[str] = (),
-    years: tuple[int, int] | None = None,
-    has_code: bool = False,
+    where: PaperFilter = NO_FILTER,
 ) -> list[tuple[str, float]]:
-    """Nearest stored vectors, closest first, filters applied. PostgreSQL asks pgvector's
-    HNSW index; SQLite asks the usearch index when one has been built (over-fetching, then
-    filtering in SQL, and scanning exactly when too few candidates pass the filters), or
-    scans the stored vectors exactly when none has."""
-    from ..storage.vectors import nearest, saved_since, visible_among
-
-    filters: dict[str, Any] = {"categories": categories, "years": years, "has_code": has_code}
-    if store.dialect == "sqlite":
-        index = VectorIndex.reader(data_dir, model)
-        if index is not None and len(index) and index.until is not None:
-            # Vectors saved since the index was written (the delta: a day's new papers, a
-            # new version) are compared exactly and replace what the index holds for them.
-            # A delta too big to compare at each search (a backfill under way) waits for the
-            # next index update instead.
-            fresh: list[tuple[str, float]] = []
+    """Nearest stored vectors, closest first, filter applied: from the usearch index when one
+    has been built (over-fetching, then filtering in SQL, and scanning exactly when too few
+    candidates pass the filter), else by scanning the stored vectors exactly."""
+    index = VectorIndex.reader(data_dir, model)
+    if index is not None and len(index) and index.until is not None:
+        # Vectors saved since the index was written (the delta: a day's new papers, a new
+        # version) are compared exactly and replace what the index holds for them. A delta
+        # too big to compare at each search (a backfill under way) waits for the next index
+        # update instead.
+        fresh: list[tuple[str, float]] = []
+        with store.connect() as conn:
+            changed = saved_since(conn, model, index.until, DELTA_EXACT_MAX) or set()
+            if changed:
+                fresh = nearest(conn, vector, model, limit, exclude, where=where, since=index.until)
+        # The filter (and hidden papers) are applied to the candidates: ask for a few more
+        # than needed, and four times more again while too few pass, up to a cap beyond
+        # which an exact scan of the papers passing the filter is cheaper.
+        asked = (limit * 4 if where else limit + 10) + len(changed)
+        while asked <= ANN_MAX_CANDIDATES:
+            candidates = index.search(vector, asked, exclude)
             with store.connect() as conn:
-                changed = saved_since(conn, model, index.until, DELTA_EXACT_MAX) or set()
-                if changed:
-                    fresh = nearest(
-                        conn, vector, model, limit, exclude, since=index.until, **filters
-                    )
-            # Filters (and hidden papers) are applied to the candidates: ask for a few more
-            # than needed, and four times more again while too few pass, up to a cap beyond
-            # which an exact scan of the papers passing the filters is cheaper.
-            asked = (limit * 4 if any(filters.values()) else limit + 10) + len(changed)
-            while asked <= ANN_MAX_CANDIDATES:
-                candidates = index.search(vector, asked, exclude)
-                with store.connect() as conn:
-                    allowed = visible_among(conn, [i for i, _ in candidates], **filters)
-                found = [(i, s) for i, s in candidates if i in allowed and i not in changed]
-                if len(found) + len(fresh) >= limit or len(candidates) < asked:
-                    return sorted(found + fresh, key=lambda pair: -pair[1])[:limit]
-                asked *= 4
+                allowed = visible_among(conn, [i for i, _ in candidates], where)
+            found = [(i, s) for i, s in candidates if i in allowed and i not in changed]
+            if len(found) + len(fresh) >= limit or len(candidates) < asked:
+                return sorted(found + fresh, key=lambda pair: -pair[1])[:limit]
+            asked *= 4
     with store.connect() as conn:
-        return nearest(conn, vector, model, limit, exclude, **filters)
-
-
-def similar_papers(
-    store: Store, data_dir: str, model: str, arxiv_id: str, limit: int
-) -> list[tuple[dict[str, Any], float]] | None:
-    """(paper, cosine similarity) nearest to a paper's own vector, the paper itself left out;
-    None when the paper has no vector from `model` yet."""
-    from ..storage.papers import get_paper
-    from ..storage.vectors import vector_of
-
-    with store.connect() as conn:
-        vector = vector_of(conn, arxiv_id, model)
-    if vector is None:
-        return None
-    found = semantic_neighbours(store, data_dir, model, vector, limit, [arxiv_id])
-    with store.connect() as conn:
-        papers = [(get_paper(conn, i), score) for i, score in found]
-    return [(paper, score) for paper, score in papers if paper is not None]
+        return nearest(conn, vector, model, limit, exclude, where=where)

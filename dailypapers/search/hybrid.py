@@ -14,15 +14,13 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
+from ..domain.papers import NO_FILTER, PaperFilter
+from ..domain.query import ParsedQuery
 from ..storage import Store
-from ..storage.papers import get_paper
-from ..storage.vectors import nearest
-from . import KeywordSearch
-from .ann import semantic_neighbours
+from ..storage.papers import get_papers
+from .backends import KeywordSearch, SemanticSearch
 from .keyword import KeywordHit
-from .query import ParsedQuery
 from .vector import Embedder
 
 RRF_K = 60
@@ -70,41 +68,34 @@ def hybrid_search(
     query: ParsedQuery,
     *,
     keyword: KeywordSearch | None,
+    semantic: SemanticSearch | None,
     embedder: Embedder | None,
     limit: int = 20,
-    has_code: bool = False,
+    where: PaperFilter = NO_FILTER,
     depth: int = 100,
     keyword_weight: float = 1.5,
     semantic_weight: float = 1.0,
-    data_dir: str | None = None,
 ) -> list[Hit]:
-    """The fused ranking for `query`, best first, at most `limit` papers."""
+    """The fused ranking for `query` with the page's filter `where` (ParsedQuery.filter), best
+    first, at most `limit` papers. A leg given as None is left out; the semantic leg needs
+    both the index (`semantic`) and the model that made its vectors (`embedder`)."""
     keyword_ids: list[str] = []
     semantic_ids: list[str] = []
     text = semantic_text(query)
     keyword_leg: Future[list[KeywordHit]] | None = None
     if keyword is not None and not query.long:
         # The keyword leg runs while the query is embedded (torch releases the GIL).
-        keyword_leg = _LEGS.submit(keyword.search, query, limit=depth, has_code=has_code)
-    if embedder is not None and text and not query.authors:
+        keyword_leg = _LEGS.submit(keyword.search, query, limit=depth, where=where)
+    if semantic is not None and embedder is not None and text and not query.authors:
         vector = embedder.embed_query(text[:4000])
-        filters: dict[str, Any] = {
-            "categories": query.categories,
-            "years": query.years,
-            "has_code": has_code,
-        }
-        if data_dir is not None:
-            found = semantic_neighbours(store, data_dir, embedder.name, vector, depth, **filters)
-        else:
+        found = [
+            arxiv_id for arxiv_id, _ in semantic.nearest(vector, depth, (), query.filter(where))
+        ]
+        if query.excluded_words or query.excluded_phrases:
             with store.connect() as conn:
-                found = nearest(conn, vector, embedder.name, depth, **filters)
-        with store.connect() as conn:
-            for arxiv_id, _score in found:
-                if query.excluded_words or query.excluded_phrases:
-                    paper = get_paper(conn, arxiv_id)
-                    if paper is None or _excluded(f"{paper['title']} {paper['abstract']}", query):
-                        continue
-                semantic_ids.append(arxiv_id)
+                papers = get_papers(conn, found)
+            found = [p.arxiv_id for p in papers if not _excluded(f"{p.title} {p.abstract}", query)]
+        semantic_ids = found
     if keyword_leg is not None:
         keyword_ids = [hit.arxiv_id for hit in keyword_leg.result()]
     fused = fuse_rankings([(keyword_ids, keyword_weight), (semantic_ids, semantic_weight)])

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import tantivy
 
+from ..domain.papers import NO_FILTER, PaperFilter
+from ..domain.query import ParsedQuery
 from ..storage import Store
-from ..storage.schema import papers
-from .query import ParsedQuery
+from ..storage.papers import changed_papers, count_changed, count_papers
 
 FIELD_BOOSTS = {"title": 2.0, "authors": 2.0, "abstract": 1.0}
 _BATCH = 2000
@@ -182,10 +182,7 @@ class KeywordIndex:
             # paper twice is harmless; an old watermark needs no look-back.
             since -= REINDEX_OVERLAP
         with store.connect() as conn:
-            condition = papers.c.modified_at >= since if since else sa.true()
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(papers).where(condition)
-            ).scalar_one()
+            total = count_changed(conn, since)
         done = uncommitted = 0
         newest: datetime | None = None
         writer = self.index.writer(heap_size=128_000_000, num_threads=1)
@@ -211,7 +208,9 @@ class KeywordIndex:
         finally:
             writer.wait_merging_threads()
             self.index.reload()
-        if not fresh and self.count() > _papers(store):
+        with store.connect() as conn:
+            catalog_size = count_papers(conn)
+        if not fresh and self.count() > catalog_size:
             # More documents than the catalog has papers: the index was made from another
             # catalog (the database file was replaced, the data folder kept). Start again.
             return self.rebuild(store, progress)
@@ -220,10 +219,11 @@ class KeywordIndex:
     # --- searching -------------------------------------------------------------------------
 
     def search(
-        self, query: ParsedQuery, *, limit: int = 20, has_code: bool = False
+        self, query: ParsedQuery, *, limit: int = 20, where: PaperFilter = NO_FILTER
     ) -> list[KeywordHit]:
-        """Best matches first (BM25 with field boosts); [] when the query has no terms."""
-        text = build_query_text(query, has_code=has_code)
+        """Best matches first (BM25 with field boosts), passing the query's filters and
+        `where`'s (ParsedQuery.filter); [] when the query has no terms."""
+        text = build_query_text(query, where)
         if not text:
             return []
         # Every clause names its field and boost (build_query_text); default fields only
@@ -241,9 +241,10 @@ class KeywordIndex:
         return int(self.index.searcher().num_docs)
 
 
-def build_query_text(query: ParsedQuery, *, has_code: bool = False) -> str:
-    """tantivy query syntax from a ParsedQuery. Words hold only word characters, so the
-    result is always valid; filters become required clauses."""
+def build_query_text(query: ParsedQuery, also: PaperFilter = NO_FILTER) -> str:
+    """tantivy query syntax from a ParsedQuery and the filters a page adds. Words hold only
+    word characters, so the result is always valid; filters become required clauses."""
+    where = query.filter(also)
     clauses: list[str] = []
     if query.words:
         # One flat disjunction of field terms (tantivy skips blocks of a flat union that
@@ -262,14 +263,14 @@ def build_query_text(query: ParsedQuery, *, has_code: bool = False) -> str:
         clauses.append(f"+(title:{quoted} abstract:{quoted})")
     for author in query.authors:
         clauses.append(f"+authors:{author}")
-    if query.categories:
-        clauses.append("+(" + " ".join(f'categories:"{c}"' for c in query.categories) + ")")
-    if query.years:
-        clauses.append(f"+year:[{query.years[0]} TO {query.years[1]}]")
-    if has_code:
+    if where.categories:
+        clauses.append("+(" + " ".join(f'categories:"{c}"' for c in where.categories) + ")")
+    if where.years:
+        clauses.append(f"+year:[{where.years[0]} TO {where.years[1]}]")
+    if where.has_code:
         clauses.append("+has_code:1")
     if not (query.words or query.phrases or query.authors):
-        if not (query.categories or query.years):
+        if not (where.categories or where.years):
             return ""
         clauses.append("*")  # filters alone: every paper they allow
     for word in query.excluded_words:
@@ -280,34 +281,12 @@ def build_query_text(query: ParsedQuery, *, has_code: bool = False) -> str:
     return " ".join(clauses)
 
 
-def _papers(store: Store) -> int:
-    """How many papers the catalog has (counted on an index: ~30 ms at 1M papers)."""
-    with store.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
-
-
 def _changed_rows(store: Store, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
     """Changed papers in batches, oldest change first (so the watermark only moves forward)."""
-    columns = [
-        papers.c.arxiv_id,
-        papers.c.title,
-        papers.c.abstract,
-        papers.c.authors,
-        papers.c.categories,
-        papers.c.published_at,
-        papers.c.has_code,
-        papers.c.hidden,
-        papers.c.modified_at,
-    ]
     last: tuple[datetime, str] | None = None
     while True:
-        query = sa.select(*columns).order_by(papers.c.modified_at, papers.c.arxiv_id)
-        if since is not None:
-            query = query.where(papers.c.modified_at >= since)
-        if last is not None:  # a row-value comparison, so ix_papers_modified_at serves it
-            query = query.where(sa.tuple_(papers.c.modified_at, papers.c.arxiv_id) > last)
         with store.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query.limit(_BATCH))]
+            rows = changed_papers(conn, since, last, _BATCH)
         if not rows:
             return
         last = (rows[-1]["modified_at"], rows[-1]["arxiv_id"])
@@ -319,8 +298,8 @@ def _document(row: dict[str, Any]) -> tantivy.Document:
     document.add_text("arxiv_id", row["arxiv_id"])
     document.add_text("title", row["title"])
     document.add_text("abstract", row["abstract"])
-    document.add_text("authors", " ; ".join(json.loads(row["authors"])))
-    for category in json.loads(row["categories"]):
+    document.add_text("authors", " ; ".join(row["authors"]))
+    for category in row["categories"]:
         document.add_text("categories", category)
     if row["published_at"] is not None:
         document.add_integer("year", row["published_at"].year)

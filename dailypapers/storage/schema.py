@@ -8,9 +8,18 @@ text: they are read whole and never queried inside; categories also get a link t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+def now(*, microseconds: bool = False) -> datetime:
+    """The time to store: naive UTC, to the second unless `microseconds`."""
+    moment = datetime.now(UTC).replace(tzinfo=None)
+    return moment if microseconds else moment.replace(microsecond=0)
+
 
 papers = sa.Table(
     "papers",

@@ -1,8 +1,9 @@
 """Stored embeddings: which papers still need one, saving them, and nearest neighbours.
 
 A paper needs a vector when it has none, when its vector came from an older version, or when
-another model made it. SQLite keeps float32 bytes and answers neighbours exactly (fine for a
-demo-sized catalog; the ANN index beside the file is the next step, issue 4); PostgreSQL keeps
+another model made it. SQLite keeps float32 bytes and answers neighbours here exactly: the
+usearch index beside the file (search/ann.py) is asked first, and this scan covers what it cannot
+(vectors newer than the index, filters few papers pass, no index built yet). PostgreSQL keeps
 pgvector values and answers with its HNSW index.
 """
 
@@ -16,10 +17,14 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..domain.papers import NO_FILTER, PaperFilter
+from .filters import paper_conditions
 from .schema import paper_vectors, papers
 
 DIMENSIONS = 384
-HNSW_EF_SEARCH = 64  # the same search breadth as the usearch index beside SQLite
+# pgvector's least search breadth (Recall@10 0.995 at 100k papers, docs/benchmarks.md); the
+# usearch index beside SQLite searches wider: EF_SEARCH = 512 in search/ann.py.
+HNSW_EF_SEARCH = 64
 
 
 def _pending(columns: Sequence[Any], model: str) -> sa.Select[Any]:
@@ -121,6 +126,15 @@ def vector_of(conn: Connection, arxiv_id: str, model: str) -> np.ndarray | None:
     return None if row is None else np.frombuffer(row[0], dtype="<f4")
 
 
+class _Vector(sa.types.UserDefinedType[Any]):
+    """pgvector's `vector` type, for CAST(:q AS vector) in queries."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "vector"
+
+
 def nearest(
     conn: Connection,
     vector: np.ndarray,
@@ -128,63 +142,48 @@ def nearest(
     limit: int,
     exclude: Sequence[str] = (),
     *,
-    categories: Sequence[str] = (),
-    years: tuple[int, int] | None = None,
-    has_code: bool = False,
+    where: PaperFilter = NO_FILTER,
     since: tuple[datetime, str] | None = None,
 ) -> list[tuple[str, float]]:
     """(arxiv_id, cosine similarity) of the stored vectors closest to `vector`, closest first.
-    Hidden papers and `exclude` are left out; the filters apply before ranking, so `limit`
-    results come back whenever that many papers pass them. With `since`, only vectors saved
+    Hidden papers and `exclude` are left out; the filter applies before ranking, so `limit`
+    results come back whenever that many papers pass it. With `since`, only vectors saved
     after that (created_at, arxiv_id) watermark are compared."""
-    filters: list[str] = ["NOT p.hidden"]
-    params: dict[str, Any] = {"model": model, "limit": limit}
-    if since is not None:
-        filters.append("(v.created_at, v.arxiv_id) > (:since_at, :since_id)")
-        params["since_at"] = _when(conn, since[0])
-        params["since_id"] = since[1]
-    if exclude:
-        filters.append("NOT (v.arxiv_id IN :exclude)")
-        params["exclude"] = list(exclude)
-    if categories:
-        filters.append(
-            "EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id "
-            "AND c.category IN :categories)"
-        )
-        params["categories"] = list(categories)
-    if years:
-        filters.append("p.published_at >= :first AND p.published_at < :after")
-        params["first"] = _when(conn, datetime(years[0], 1, 1))
-        params["after"] = _when(conn, datetime(years[1] + 1, 1, 1))
-    if has_code:
-        filters.append("p.has_code")
-    expanding: list[sa.BindParameter[Any]] = [
-        sa.bindparam(name, expanding=True) for name in ("exclude", "categories") if name in params
+    conditions = [
+        paper_vectors.c.model == model,
+        papers.c.hidden.is_(False),
+        *paper_conditions(where),
     ]
-    where = " AND ".join(filters)
+    if since is not None:
+        conditions.append(sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > since)
+    if exclude:
+        conditions.append(paper_vectors.c.arxiv_id.not_in(list(exclude)))
+    joined = paper_vectors.join(papers, papers.c.arxiv_id == paper_vectors.c.arxiv_id)
     if conn.dialect.name == "postgresql":
-        params["q"] = _pg_literal(vector)
+        query_vector = sa.cast(sa.literal(_pg_literal(vector), sa.Text), _Vector())
+        distance = paper_vectors.c.embedding.op("<=>", return_type=sa.Float)(query_vector)
         # pgvector's HNSW scan yields at most hnsw.ef_search rows (40 by default), before
         # the filters: widen it to the wanted count, and let it keep scanning (0.8's
         # iterative scan) while the filters reject candidates.
         conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, min(limit, 1000))}")
         conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        statement = sa.text(
-            "SELECT v.arxiv_id, 1 - (v.embedding <=> CAST(:q AS vector)) AS similarity "
-            "FROM paper_vectors v JOIN papers p ON p.arxiv_id = v.arxiv_id "
-            f"WHERE v.model = :model AND {where} "
-            "ORDER BY v.embedding <=> CAST(:q AS vector) LIMIT :limit"
-        ).bindparams(*expanding)
-        rows = conn.execute(statement, params).all()
-        found = [(row.arxiv_id, float(row.similarity)) for row in rows]
+        query = (
+            sa.select(paper_vectors.c.arxiv_id, (1 - distance).label("similarity"))
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(distance)
+            .limit(limit)
+        )
+        found = [(row.arxiv_id, float(row.similarity)) for row in conn.execute(query)]
         return sorted(found, key=lambda pair: -pair[1])  # relaxed order: nearly sorted
-    statement = sa.text(
-        "SELECT v.arxiv_id, v.embedding FROM paper_vectors v "
-        f"JOIN papers p ON p.arxiv_id = v.arxiv_id WHERE v.model = :model AND {where}"
-    ).bindparams(*expanding)
+    query = (
+        sa.select(paper_vectors.c.arxiv_id, paper_vectors.c.embedding)
+        .select_from(joined)
+        .where(*conditions)
+    )
     ids: list[str] = []
     chunks: list[bytes] = []
-    for arxiv_id, blob in conn.execute(statement, params):
+    for arxiv_id, blob in conn.execute(query):
         ids.append(arxiv_id)
         chunks.append(blob)
     if not ids:
@@ -193,15 +192,6 @@ def nearest(
     scores = matrix @ np.asarray(vector, dtype=np.float32)
     top = np.argsort(-scores)[:limit]
     return [(ids[i], float(scores[i])) for i in top]
-
-
-def _when(conn: Connection, moment: datetime) -> Any:
-    """A datetime as a raw SQL parameter. SQLite compares the text SQLAlchemy stores, which
-    always has microseconds ('2026-11-26 18:19:24.000000'): a shorter text would sort before
-    it and match rows of the same second."""
-    if conn.dialect.name == "sqlite":
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return moment
 
 
 def saved_since(
@@ -227,34 +217,40 @@ def has_vectors(conn: Connection, model: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def visible_among(
-    conn: Connection,
-    ids: Sequence[str],
-    *,
-    categories: Sequence[str] = (),
-    years: tuple[int, int] | None = None,
-    has_code: bool = False,
-) -> set[str]:
-    """Which of `ids` are visible papers passing the filters (for ANN candidates)."""
+def visible_among(conn: Connection, ids: Sequence[str], where: PaperFilter) -> set[str]:
+    """Which of `ids` are visible papers passing the filter (for ANN candidates)."""
     if not ids:
         return set()
-    from .schema import paper_categories
-
     query = sa.select(papers.c.arxiv_id).where(
-        papers.c.arxiv_id.in_(list(ids)), papers.c.hidden.is_(False)
+        papers.c.arxiv_id.in_(list(ids)), papers.c.hidden.is_(False), *paper_conditions(where)
     )
-    if categories:
-        query = query.where(
-            sa.exists().where(
-                paper_categories.c.arxiv_id == papers.c.arxiv_id,
-                paper_categories.c.category.in_(list(categories)),
-            )
-        )
-    if years:
-        query = query.where(
-            papers.c.published_at >= datetime(years[0], 1, 1),
-            papers.c.published_at < datetime(years[1] + 1, 1, 1),
-        )
-    if has_code:
-        query = query.where(papers.c.has_code.is_(True))
     return set(conn.execute(query).scalars())
+
+
+def count_vectors_since(conn: Connection, model: str, after: tuple[datetime, str] | None) -> int:
+    """How many vectors from `model` were saved after the (created_at, arxiv_id) mark (all of
+    them for None)."""
+    query = sa.select(sa.func.count()).where(paper_vectors.c.model == model)
+    if after is not None:
+        query = query.where(sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > after)
+    return int(conn.execute(query).scalar_one())
+
+
+def vectors_since(
+    conn: Connection, model: str, after: tuple[datetime, str] | None, limit: int
+) -> list[tuple[str, np.ndarray, datetime]]:
+    """Up to `limit` (arxiv_id, vector, created_at) from `model` saved after the mark, oldest
+    first (ties by id): pages of what the ANN index beside SQLite must add. SQLite only (the
+    bytes are float32); PostgreSQL's pgvector index keeps itself current."""
+    query = (
+        sa.select(paper_vectors.c.arxiv_id, paper_vectors.c.embedding, paper_vectors.c.created_at)
+        .where(paper_vectors.c.model == model)
+        .order_by(paper_vectors.c.created_at, paper_vectors.c.arxiv_id)
+        .limit(limit)
+    )
+    if after is not None:  # row values, so ix_paper_vectors_created_at serves it
+        query = query.where(sa.tuple_(paper_vectors.c.created_at, paper_vectors.c.arxiv_id) > after)
+    return [
+        (row.arxiv_id, np.frombuffer(row.embedding, dtype="<f4"), row.created_at)
+        for row in conn.execute(query)
+    ]

@@ -16,17 +16,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..accounts import (
-    InvalidAccount,
-    check_email,
-    check_password,
-    check_username,
-    hash_password,
-    verify_password,
-)
-from ..api.routes import ApiError
-from ..ratelimit import RateLimiter, parse_rate
-from ..storage.people import Conflict, User, create_user, find_user, get_user, set_password
+from ..domain.accounts import InvalidAccount
+from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, TooMany
+from ..domain.people import User
+from ..ratelimit import parse_rate
+from ..services import accounts
+from ..storage.users import get_user
+from . import urls
+from .site import site_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,11 +45,12 @@ def load_secret_key(configured: str | None, data_dir: str) -> str:
 def current_user(request: Request) -> User | None:
     """The logged-in, enabled user whose password has not changed since logging in."""
     if hasattr(request.state, "user"):
-        return request.state.user
+        known: User | None = request.state.user
+        return known
     user = None
     session = request.session
     if "uid" in session:
-        with request.app.state.store.connect() as conn:
+        with site_of(request).store.connect() as conn:
             found = get_user(conn, int(session["uid"]))
         if (
             found is not None
@@ -69,14 +67,14 @@ def current_user(request: Request) -> User | None:
 def require_user(request: Request) -> User:
     user = current_user(request)
     if user is None:
-        raise ApiError(401, "Log in first.")
+        raise LoginRequired("Log in first.")
     return user
 
 
 def require_admin(request: Request) -> User:
     user = require_user(request)
     if not user.is_admin:
-        raise ApiError(403, "Only admins can do that.")
+        raise Forbidden("Only admins can do that.")
     return user
 
 
@@ -97,7 +95,7 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     sent = request.headers.get("x-csrf-token") or form.get("csrf_token") or ""
     expected = request.session.get("csrf") or ""
     if not expected or not hmac.compare_digest(str(sent), str(expected)):
-        raise ApiError(403, "The form expired or came from another site; reload and try again.")
+        raise Forbidden("The form expired or came from another site; reload and try again.")
     return form
 
 
@@ -107,16 +105,15 @@ def client_address(request: Request) -> str:
 
 def limit(request: Request, action: str, user: User | None = None) -> None:
     """Count one `action` for the address (and the account); 429 when over the setting."""
-    config = request.app.state.config
-    rate = parse_rate(getattr(config, f"rate_{action}"))
-    limiter: RateLimiter = request.app.state.limiter
+    site = site_of(request)
+    rate = parse_rate(getattr(site.config, f"rate_{action}"))
     keys = [f"{action}:ip:{client_address(request)}"]
     if user is not None:
         keys.append(f"{action}:user:{user.id}")
     for key in keys:
-        wait = limiter.hit(key, rate)
+        wait = site.limiter.hit(key, rate)
         if wait is not None:
-            raise ApiError(429, f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
+            raise TooMany(f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
 
 
 def flash(request: Request, message: str) -> None:
@@ -133,7 +130,7 @@ def start_session(request: Request, user: User) -> None:
 def _form_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
     context.setdefault("values", {})
-    return request.app.state.templates.TemplateResponse(
+    return site_of(request).templates.TemplateResponse(
         request, template, context, status_code=status
     )
 
@@ -142,7 +139,7 @@ def _safe_next(target: str | None) -> str:
     # Only same-site paths: never redirect to another host after logging in.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/papers"
+    return urls.HOME
 
 
 @router.get("/signup")
@@ -160,20 +157,12 @@ async def signup(request: Request) -> Response:
     password = str(form.get("password", ""))
     values = {"username": username, "email": email}
     try:
-        check_username(username)
-        check_email(email)
-        check_password(password, username)
-    except InvalidAccount as error:
-        return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
-    store = request.app.state.store
-    try:
-        with store.begin() as conn:
-            user = create_user(conn, username, email, hash_password(password))
-    except Conflict as error:
+        user = accounts.register(site_of(request).store, username, email, password)
+    except (InvalidAccount, Conflict) as error:
         return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
     start_session(request, user)
     flash(request, f"Welcome, {user.username}!")
-    return RedirectResponse("/papers", status_code=303)
+    return RedirectResponse(urls.HOME, status_code=303)
 
 
 @router.get("/login")
@@ -188,16 +177,11 @@ async def login(request: Request) -> Response:
     login_name = str(form.get("login", "")).strip()[:254]
     limit(request, "login")
     # Per-account limit too, whether or not the account exists (no enumeration).
-    limiter: RateLimiter = request.app.state.limiter
-    if limiter.hit(
-        f"login:name:{login_name.lower()}", parse_rate(request.app.state.config.rate_login)
-    ):
-        raise ApiError(429, "Too many attempts for this account; try again later.")
-    with request.app.state.store.connect() as conn:
-        user = find_user(conn, login_name) if login_name else None
-    password = str(form.get("password", ""))[:1024]
-    ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or user.disabled:
+    site = site_of(request)
+    if site.limiter.hit(f"login:name:{login_name.lower()}", parse_rate(site.config.rate_login)):
+        raise TooMany("Too many attempts for this account; try again later.")
+    user = accounts.authenticate(site.store, login_name, str(form.get("password", "")))
+    if user is None:
         # One message whatever went wrong, so the form does not reveal who has an account.
         return _form_page(
             request,
@@ -214,13 +198,13 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await check_csrf(request)
     request.session.clear()
-    return RedirectResponse("/papers", status_code=303)
+    return RedirectResponse(urls.HOME, status_code=303)
 
 
 @router.get("/settings/password")
 def password_form(request: Request) -> Response:
     if current_user(request) is None:
-        return RedirectResponse("/login?next=/settings/password", status_code=303)
+        return RedirectResponse(urls.login(urls.ACCOUNT_SETTINGS), status_code=303)
     return _form_page(request, "password.html")
 
 
@@ -229,16 +213,12 @@ async def change_password(request: Request) -> Response:
     form = await check_csrf(request)
     user = require_user(request)
     limit(request, "login", user)
-    if not verify_password(user.password_hash, str(form.get("current", ""))):
-        return _form_page(request, "password.html", 400, error="The current password is wrong.")
     try:
-        new = check_password(str(form.get("new", "")), user.username)
-    except InvalidAccount as error:
+        refreshed = accounts.change_password(
+            site_of(request).store, user, str(form.get("current", "")), str(form.get("new", ""))
+        )
+    except BadParameter as error:  # a wrong current password, or a new one breaking a rule
         return _form_page(request, "password.html", 400, error=str(error).capitalize())
-    with request.app.state.store.begin() as conn:
-        set_password(conn, user.id, hash_password(new))
-        refreshed = get_user(conn, user.id)
-    assert refreshed is not None
     start_session(request, refreshed)
     flash(request, "Password changed. Other sessions are logged out.")
-    return RedirectResponse("/papers", status_code=303)
+    return RedirectResponse(urls.HOME, status_code=303)

@@ -9,34 +9,31 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
-from ..api.routes import ApiError, list_filter_from
-from ..lists import trending
-from ..storage.daily import DailyItem, ListFilter, latest_day, list_daily
-from .pages import read_filters
+from ..domain.errors import NotFound
+from ..domain.papers import DailyItem, ListFilter, Paper
+from ..services.daily import trending
+from ..storage.daily import latest_day, list_daily
+from . import params, urls
+from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
 FEED_SIZE = 50
 MEDIA = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 
 
-def _base(request: Request) -> str:
-    configured = request.app.state.config.base_url
-    return (configured or str(request.base_url)).rstrip("/")
-
-
-def _build(request: Request, kind: str, fmt: str, title: str, items: list[DailyItem]) -> Response:
-    base = _base(request)
+def _build(request: Request, site: Site, fmt: str, title: str, items: list[DailyItem]) -> Response:
+    base = site.base_url(request)
     feed = FeedGenerator()
     feed.id(f"{base}{request.url.path}?{request.url.query}")
     feed.title(title)
-    feed.link(href=f"{base}/papers", rel="alternate")
+    feed.link(href=base + urls.HOME, rel="alternate")
     feed.link(href=str(request.url), rel="self")
-    feed.description(f"{request.app.state.config.site_name}: {title}")
+    feed.description(f"{site.config.site_name}: {title}")
     feed.language("en")
     newest = max((i.listed_at for i in items), default=None)
     feed.updated((newest or datetime(2000, 1, 1)).replace(tzinfo=UTC))
     for item in reversed(items):  # feedgen prepends; keep the list's order
-        url = f"{base}/papers/{item.arxiv_id}"
+        url = base + urls.paper(item.arxiv_id)
         entry = feed.add_entry()
         entry.id(url)
         entry.title(item.title)
@@ -52,57 +49,56 @@ def _build(request: Request, kind: str, fmt: str, title: str, items: list[DailyI
     return Response(body, media_type=MEDIA[fmt])
 
 
-def feed_response(request: Request, title: str, papers: list[dict]) -> Response:
+def papers_feed(request: Request, site: Site, title: str, papers: list[Paper]) -> Response:
     """An Atom feed of catalog papers (search results), best first."""
-    base = _base(request)
+    base = site.base_url(request)
     feed = FeedGenerator()
     feed.id(f"{base}{request.url.path}?{request.url.query}")
     feed.title(title)
-    feed.link(href=f"{base}/search?{request.url.query}", rel="alternate")
+    feed.link(href=f"{base}{urls.SEARCH}?{request.url.query}", rel="alternate")
     feed.link(href=str(request.url), rel="self")
-    feed.updated(
-        max((p["modified_at"] for p in papers), default=datetime(2000, 1, 1)).replace(tzinfo=UTC)
-    )
+    newest = max((p.modified_at for p in papers), default=datetime(2000, 1, 1))
+    feed.updated(newest.replace(tzinfo=UTC))
     for paper in reversed(papers):
-        url = f"{base}/papers/{paper['arxiv_id']}"
+        url = base + urls.paper(paper.arxiv_id)
         entry = feed.add_entry()
         entry.id(url)
-        entry.title(paper["title"])
+        entry.title(paper.title)
         entry.link(href=url)
-        entry.summary(paper["abstract"])
-        for name in paper["authors"][:20]:
+        entry.summary(paper.abstract)
+        for name in paper.authors[:20]:
             entry.author({"name": name})
-        if paper["published_at"]:
-            entry.published(paper["published_at"].replace(tzinfo=UTC))
-        entry.updated(paper["modified_at"].replace(tzinfo=UTC))
+        if paper.published_at:
+            entry.published(paper.published_at.replace(tzinfo=UTC))
+        entry.updated(paper.modified_at.replace(tzinfo=UTC))
     return Response(feed.atom_str(pretty=True), media_type=MEDIA["atom"])
 
 
 @router.get("/feeds/{kind}.{fmt}")
-def feed(request: Request, kind: str, fmt: str) -> Response:
+def feed(request: Request, site: SiteDep, kind: str, fmt: str) -> Response:
     if kind not in ("daily", "trending") or fmt not in MEDIA:
-        raise ApiError(404, "Feeds are /feeds/daily.atom|rss and /feeds/trending.atom|rss")
-    filters = read_filters(request)
-    params = request.query_params
-    where = list_filter_from(params.get("date"), params.get("week"), params.get("month"))
-    where = ListFilter(where.first_day, where.last_day, filters.categories, filters.has_code)
-    with request.app.state.store.connect() as conn:
-        if kind == "trending":
-            items = [t.item for t in trending(conn, request.app.state.config, where)][:FEED_SIZE]
-            title = "Trending papers"
-        else:
+        raise NotFound("Feeds are /feeds/daily.atom|rss and /feeds/trending.atom|rss")
+    filters = params.paper_filter(request)
+    query = request.query_params
+    where = params.list_filter(query.get("date"), query.get("week"), query.get("month"), filters)
+    if kind == "trending":
+        items = [t.item for t in trending(site.store, site.config, where, site.clock())]
+        items = items[:FEED_SIZE]
+        title = "Trending papers"
+    else:
+        with site.store.connect() as conn:
             if where.first_day is None:
                 newest = latest_day(conn)
-                where = ListFilter(newest, newest, where.categories, where.has_code)
+                where = ListFilter(newest, newest, filters)
             items = list_daily(conn, where, limit=FEED_SIZE)
-            span = (
-                f"{where.first_day}"
-                if where.first_day == where.last_day
-                else f"{where.first_day} to {where.last_day}"
-            )
-            title = f"Daily papers, {span}"
+        span = (
+            f"{where.first_day}"
+            if where.first_day == where.last_day
+            else f"{where.first_day} to {where.last_day}"
+        )
+        title = f"Daily papers, {span}"
     if filters.categories:
         title += f" in {', '.join(filters.categories)}"
     if filters.has_code:
         title += " with code"
-    return _build(request, kind, fmt, title, items)
+    return _build(request, site, fmt, title, items)

@@ -4,70 +4,34 @@ JSON twins and feeds. Pages work without JavaScript; filter state lives in the U
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from ..api.routes import ApiError, markdown_response, resolve_paper_id, similar_to
-from ..lists import (
-    BadParameter,
-    Trending,
-    iso_week,
-    parse_categories,
-    parse_day,
-    parse_month,
-    parse_week,
-    trending,
-)
-from ..ranking import score_trending
+from ..domain.errors import NotFound
+from ..domain.papers import DailyItem, ListFilter, PaperFilter
+from ..domain.ranking import TrendingScore
+from ..services.daily import trending, trending_score
+from ..storage.comments import thread
 from ..storage.daily import (
-    DailyItem,
-    ListFilter,
     category_counts,
     count_daily,
     daily_entry,
     latest_day,
     list_daily,
     neighbour_days,
+    voted_papers,
 )
 from ..storage.papers import get_paper
-from ..storage.people import thread, voted_papers
+from . import params, urls
 from .auth import current_user
+from .shapes import paper_markdown
+from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass
-class Filters:
-    categories: tuple[str, ...] = ()
-    has_code: bool = False
-
-    def query(self, **extra: str) -> str:
-        pairs = [("category", c) for c in self.categories]
-        if self.has_code:
-            pairs.append(("has_code", "1"))
-        pairs += [(k, v) for k, v in extra.items() if v]
-        return ("?" + urlencode(pairs)) if pairs else ""
-
-
-def read_filters(request: Request) -> Filters:
-    try:
-        categories = parse_categories(request.query_params.getlist("category"))
-    except BadParameter as error:
-        raise ApiError(400, str(error)) from None
-    return Filters(categories, request.query_params.get("has_code", "").lower() in TRUE)
-
-
-def read_page(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ApiError(400, f"page must be a positive integer, got {raw[:20]!r}")
-    return int(raw)
 
 
 @dataclass
@@ -78,7 +42,7 @@ class ListPage:
     heading: str
     view: str  # day | week | month | trending
     items: list[DailyItem]
-    filters: Filters
+    filters: PaperFilter
     path: str
     json_url: str
     feed_query: str
@@ -88,90 +52,88 @@ class ListPage:
     previous: tuple[str, str] | None = None  # (label, url)
     following: tuple[str, str] | None = None
     categories: list[tuple[str, int]] = field(default_factory=list)
-    why: dict[str, Any] = field(default_factory=dict)
+    why: dict[str, TrendingScore] = field(default_factory=dict)
 
 
-def _render(request: Request, page: ListPage) -> Response:
-    templates = request.app.state.templates
+def _render(request: Request, site: Site, page: ListPage) -> Response:
     pages = max(1, -(-page.total // PAGE_SIZE))
     user = current_user(request)
     voted: set[str] = set()
     if user is not None and page.items:
-        with request.app.state.store.connect() as conn:
+        with site.store.connect() as conn:
             voted = voted_papers(conn, user.id, [i.arxiv_id for i in page.items])
-    return templates.TemplateResponse(
+    return site.templates.TemplateResponse(
         request, "list.html", {"list": page, "pages": pages, "voted": voted}
     )
 
 
-def _day_page(request: Request, day: date | None) -> Response:
-    filters = read_filters(request)
-    number = read_page(request)
-    with request.app.state.store.connect() as conn:
+def _day_page(request: Request, site: Site, day: date | None) -> Response:
+    filters = params.paper_filter(request)
+    number = params.page_number(request)
+    with site.store.connect() as conn:
         if day is None:
-            day = latest_day(conn) or date.today()
-        where = ListFilter(day, day, filters.categories, filters.has_code)
+            day = latest_day(conn) or site.today()
+        where = ListFilter(day, day, filters)
         total = count_daily(conn, where)
         items = list_daily(conn, where, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         before, after = neighbour_days(conn, day)
         categories = category_counts(conn, where)
-    suffix = filters.query()
+    suffix = urls.filter_query(filters)
+    listed = urls.filter_query(filters, date=day.isoformat())
     page = ListPage(
         title=f"Papers of {day:%d %B %Y}",
         heading=f"{day:%A, %d %B %Y}",
         view="day",
         items=items,
         filters=filters,
-        path=f"/papers/date/{day.isoformat()}",
-        json_url="/api/daily_papers" + filters.query(date=day.isoformat()),
-        feed_query=filters.query(date=day.isoformat()),
+        path=urls.day(day),
+        json_url=urls.api_daily(listed),
+        feed_query=listed,
         page=number,
         total=total,
         day=day,
-        previous=(f"{before:%d %b %Y}", f"/papers/date/{before.isoformat()}{suffix}")
-        if before
-        else None,
-        following=(f"{after:%d %b %Y}", f"/papers/date/{after.isoformat()}{suffix}")
-        if after
-        else None,
+        previous=(f"{before:%d %b %Y}", urls.day(before, suffix)) if before else None,
+        following=(f"{after:%d %b %Y}", urls.day(after, suffix)) if after else None,
         categories=categories,
     )
-    return _render(request, page)
+    return _render(request, site, page)
 
 
 def _range_page(
     request: Request,
+    site: Site,
     view: str,
     label: str,
-    first: date,
-    last: date,
+    days: tuple[date, date],
     names: tuple[str, str],
     heading: str,
 ) -> Response:
-    filters = read_filters(request)
-    number = read_page(request)
-    where = ListFilter(first, last, filters.categories, filters.has_code)
-    with request.app.state.store.connect() as conn:
+    filters = params.paper_filter(request)
+    number = params.page_number(request)
+    where = ListFilter(days[0], days[1], filters)
+    with site.store.connect() as conn:
         total = count_daily(conn, where)
         items = list_daily(conn, where, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         categories = category_counts(conn, where)
-    suffix = filters.query()
+    suffix = urls.filter_query(filters)
+    listed = urls.filter_query(filters, **{view: label})
     return _render(
         request,
+        site,
         ListPage(
             title=heading,
             heading=heading,
             view=view,
             items=items,
             filters=filters,
-            path=f"/papers/{view}/{label}",
-            json_url="/api/daily_papers" + filters.query(**{view: label}),
-            feed_query=filters.query(**{view: label}),
+            path=urls.view(view, label),
+            json_url=urls.api_daily(listed),
+            feed_query=listed,
             page=number,
             total=total,
-            day=first,
-            previous=(names[0], f"/papers/{view}/{names[0]}{suffix}"),
-            following=(names[1], f"/papers/{view}/{names[1]}{suffix}"),
+            day=days[0],
+            previous=(names[0], urls.view(view, names[0], suffix)),
+            following=(names[1], urls.view(view, names[1], suffix)),
             categories=categories,
         ),
     )
@@ -179,67 +141,59 @@ def _range_page(
 
 @router.get("/")
 @router.get("/papers")
-def daily_page(request: Request) -> Response:
+def daily_page(request: Request, site: SiteDep) -> Response:
     picked = request.query_params.get("date")
     if picked:  # the date picker submits ?date=...
-        try:
-            day = parse_day(picked)
-        except BadParameter as error:
-            raise ApiError(400, str(error)) from None
-        query = read_filters(request).query()
-        return RedirectResponse(f"/papers/date/{day.isoformat()}{query}", status_code=303)
-    return _day_page(request, None)
+        day = params.parse_day(picked)
+        query = urls.filter_query(params.paper_filter(request))
+        return RedirectResponse(urls.day(day, query), status_code=303)
+    return _day_page(request, site, None)
 
 
 @router.get("/papers/date/{day}")
-def date_page(request: Request, day: str) -> Response:
-    try:
-        parsed = parse_day(day)
-    except BadParameter as error:
-        raise ApiError(400, str(error)) from None
-    return _day_page(request, parsed)
+def date_page(request: Request, site: SiteDep, day: str) -> Response:
+    return _day_page(request, site, params.parse_day(day))
 
 
 @router.get("/papers/week/{week}")
-def week_page(request: Request, week: str) -> Response:
-    try:
-        monday, sunday = parse_week(week)
-    except BadParameter as error:
-        raise ApiError(400, str(error)) from None
-    names = (iso_week(monday - timedelta(days=7)), iso_week(monday + timedelta(days=7)))
+def week_page(request: Request, site: SiteDep, week: str) -> Response:
+    monday, sunday = params.parse_week(week)
+    names = (
+        params.iso_week(monday - timedelta(days=7)),
+        params.iso_week(monday + timedelta(days=7)),
+    )
     heading = f"Week {week}: {monday:%d %b} to {sunday:%d %b %Y}"
-    return _range_page(request, "week", week, monday, sunday, names, heading)
+    return _range_page(request, site, "week", week, (monday, sunday), names, heading)
 
 
 @router.get("/papers/month/{month}")
-def month_page(request: Request, month: str) -> Response:
-    try:
-        first, last = parse_month(month)
-    except BadParameter as error:
-        raise ApiError(400, str(error)) from None
+def month_page(request: Request, site: SiteDep, month: str) -> Response:
+    first, last = params.parse_month(month)
     before = (first - timedelta(days=1)).strftime("%Y-%m")
     after = (last + timedelta(days=1)).strftime("%Y-%m")
-    return _range_page(request, "month", month, first, last, (before, after), f"{first:%B %Y}")
+    heading = f"{first:%B %Y}"
+    return _range_page(request, site, "month", month, (first, last), (before, after), heading)
 
 
 @router.get("/papers/trending")
-def trending_page(request: Request) -> Response:
-    filters = read_filters(request)
-    with request.app.state.store.connect() as conn:
-        where = ListFilter(categories=filters.categories, has_code=filters.has_code)
-        ranked: list[Trending] = trending(conn, request.app.state.config, where)[:PAGE_SIZE]
+def trending_page(request: Request, site: SiteDep) -> Response:
+    filters = params.paper_filter(request)
+    ranked = trending(site.store, site.config, ListFilter(papers=filters), site.clock())
+    ranked = ranked[:PAGE_SIZE]
+    with site.store.connect() as conn:
         categories = category_counts(conn, ListFilter())
     return _render(
         request,
+        site,
         ListPage(
             title="Trending papers",
             heading="Trending",
             view="trending",
             items=[t.item for t in ranked],
             filters=filters,
-            path="/papers/trending",
-            json_url="/api/daily_papers" + filters.query(sort="trending"),
-            feed_query=filters.query(),
+            path=urls.TRENDING,
+            json_url=urls.api_daily(urls.filter_query(filters, sort="trending")),
+            feed_query=urls.filter_query(filters),
             total=len(ranked),
             categories=categories,
             why={t.item.arxiv_id: t.why for t in ranked},
@@ -248,45 +202,41 @@ def trending_page(request: Request) -> Response:
 
 
 @router.get("/papers/{paper_id:path}", name="paper_page")
-def paper_page(request: Request, paper_id: str) -> Response:
+def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
     """A paper's page; `/papers/{id}.md` (or `Accept: text/markdown`) gives it as Markdown."""
     as_markdown = paper_id.endswith(".md")
     if as_markdown:
         paper_id = paper_id[:-3]
-    arxiv_id = resolve_paper_id(paper_id)
+    arxiv_id = params.paper_id(paper_id)
     accept = request.headers.get("accept", "")
     if as_markdown or ("text/markdown" in accept and "text/html" not in accept):
-        return markdown_response(request, arxiv_id)
+        return _markdown(site, arxiv_id, site.base_url(request))
     if arxiv_id != paper_id:
-        return RedirectResponse(f"/papers/{arxiv_id}", status_code=301)
-    config = request.app.state.config
+        return RedirectResponse(urls.paper(arxiv_id), status_code=301)
     user = current_user(request)
-    with request.app.state.store.connect() as conn:
+    with site.store.connect() as conn:
         paper = get_paper(conn, arxiv_id)
-        if paper is None or paper["hidden"]:
-            raise ApiError(404, f"No paper {arxiv_id} in this catalog.")
+        if paper is None or paper.hidden:
+            raise NotFound(f"No paper {arxiv_id} in this catalog.")
         entry = daily_entry(conn, arxiv_id)
         comments = thread(conn, arxiv_id, include_hidden=bool(user and user.is_admin))
         voted = user is not None and arxiv_id in voted_papers(conn, user.id, [arxiv_id])
-        why = None
-        if entry is not None:
-            why = score_trending(
-                entry.upvotes,
-                entry.day,
-                datetime.now(UTC),
-                gravity=config.trending_gravity,
-                offset_hours=config.trending_offset_hours,
-            )
-    return request.app.state.templates.TemplateResponse(
-        request,
-        "paper.html",
-        {
-            "paper": paper,
-            "entry": entry,
-            "why": why,
-            "local": arxiv_id.startswith("local-"),
-            "comments": comments,
-            "voted": voted,
-            "similar": similar_to(request, arxiv_id, 6),
-        },
-    )
+    context: dict[str, Any] = {
+        "paper": paper,
+        "entry": entry,
+        "why": trending_score(site.config, entry, site.clock()) if entry else None,
+        "local": paper.is_local,
+        "comments": comments,
+        "voted": voted,
+        "similar": site.searcher.similar(arxiv_id, 6) or [],
+    }
+    return site.templates.TemplateResponse(request, "paper.html", context)
+
+
+def _markdown(site: Site, arxiv_id: str, base_url: str) -> PlainTextResponse:
+    with site.store.connect() as conn:
+        paper = get_paper(conn, arxiv_id)
+    if paper is None or paper.hidden:
+        raise NotFound(f"Paper {arxiv_id!r} not found")
+    url = base_url + urls.paper(arxiv_id)
+    return PlainTextResponse(paper_markdown(paper, url), media_type="text/markdown")

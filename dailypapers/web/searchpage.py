@@ -4,17 +4,16 @@ highlighted, the page filters, and a jump straight to a paper when the query is 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from ..api.routes import keyword_index, search_ids
-from ..search.query import ParsedQuery, parse_query
-from ..storage.daily import daily_entry, search_papers
-from ..storage.papers import get_paper
-from .pages import read_filters
+from ..domain.query import parse_query
+from ..services.searching import Results
+from . import params, urls
+from .feeds import papers_feed
+from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
 RESULTS = 30
@@ -42,56 +41,35 @@ def highlight(text: str, words: list[str]) -> Markup:
     return Markup("").join(out)
 
 
-def run_search(request: Request, parsed: ParsedQuery, has_code: bool) -> list[dict[str, Any]]:
-    """Papers for a parsed query, best first, each with its daily entry (or None)."""
-    keyword = keyword_index(request)
-    store = request.app.state.store
-    found = search_ids(request, parsed, RESULTS, has_code)
-    with store.connect() as conn:
-        if not found and keyword is None:  # no index of any kind yet
-            found = [h["arxiv_id"] for h in search_papers(conn, parsed.words[:12], RESULTS)]
-        results = []
-        for arxiv_id in found:
-            paper = get_paper(conn, arxiv_id)
-            if paper is not None and not paper["hidden"]:
-                paper["entry"] = daily_entry(conn, arxiv_id)
-                results.append(paper)
-    return results
-
-
-def _parse(request: Request) -> tuple[str, ParsedQuery, bool]:
+def _search(request: Request, site: Site) -> tuple[str, Results]:
     text = request.query_params.get("q", "")
-    filters = read_filters(request)
-    parsed = parse_query(text)
-    parsed.categories = list(dict.fromkeys([*parsed.categories, *filters.categories]))
-    return text, parsed, filters.has_code
+    return text, site.searcher.search(parse_query(text), params.paper_filter(request), RESULTS)
 
 
 @router.get("/search")
-def search_page(request: Request) -> Response:
-    text, parsed, has_code = _parse(request)
-    if parsed.paper_id:
-        return RedirectResponse(f"/papers/{parsed.paper_id}", status_code=303)
-    results = run_search(request, parsed, has_code) if not parsed.empty else []
-    words = [*parsed.words, *(w for p in parsed.phrases for w in p), *parsed.authors]
-    return request.app.state.templates.TemplateResponse(
+def search_page(request: Request, site: SiteDep) -> Response:
+    text, results = _search(request, site)
+    query = results.query
+    if query.paper_id:
+        return RedirectResponse(urls.paper(query.paper_id), status_code=303)
+    where = query.filter(params.paper_filter(request))
+    words = [*query.words, *(w for p in query.phrases for w in p), *query.authors]
+    return site.templates.TemplateResponse(
         request,
         "search.html",
         {
             "q": text,
-            "results": results,
+            "results": results.found,
             "words": words,
-            "has_code": has_code,
-            "categories": parsed.categories,
-            "searched": not parsed.empty,
+            "has_code": where.has_code,
+            "categories": list(where.categories),
+            "searched": not query.empty,
         },
     )
 
 
 @router.get("/feeds/search.atom")
-def search_feed(request: Request) -> Response:
-    from .feeds import feed_response
-
-    text, parsed, has_code = _parse(request)
-    results = run_search(request, parsed, has_code) if not parsed.empty else []
-    return feed_response(request, f"Search: {text[:80]}", results)
+def search_feed(request: Request, site: SiteDep) -> Response:
+    text, results = _search(request, site)
+    papers = [found.paper for found in results.found]
+    return papers_feed(request, site, f"Search: {text[:80]}", papers)

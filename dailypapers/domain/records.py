@@ -1,4 +1,5 @@
-"""PaperRecord: the one shape every source yields, and ParseProblem for what it skipped."""
+"""PaperRecord: the one shape every source yields, DailyEntry for a paper's place on a daily
+list, and ParseProblem for what a parser skipped."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from ..storage.daily import DailyItem
+from ..domain.papers import DailyItem, Paper
+from ..domain.people import Comment
 
 
 def object_id(*parts: object) -> str:
@@ -59,19 +60,19 @@ def organization(name: str | None) -> dict[str, Any] | None:
     return {"_id": object_id("org", slug), "name": slug, "fullname": name, "avatar": ""}
 
 
-def hf_paper(paper: dict[str, Any], daily: DailyItem | None, comments: int) -> dict[str, Any]:
+def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -> dict[str, Any]:
     """The paper object (`paper` inside a daily item; the whole body of /api/papers/{id})."""
-    arxiv_id = paper["arxiv_id"]
+    arxiv_id = paper.arxiv_id
     body: dict[str, Any] = {
         "id": arxiv_id,
         "authors": [
             {"_id": object_id("author", arxiv_id, index), "name": name, "hidden": False}
-            for index, name in enumerate(paper["authors"])
+            for index, name in enumerate(paper.authors)
         ],
         "mediaUrls": [],
-        "publishedAt": timestamp(paper["published_at"]),
-        "title": paper["title"],
-        "summary": paper["abstract"],
+        "publishedAt": timestamp(paper.published_at),
+        "title": paper.title,
+        "summary": paper.abstract,
         "upvotes": daily.upvotes if daily else 0,
         "discussionId": object_id("discussion", arxiv_id),
         "numComments": comments,
@@ -79,21 +80,21 @@ def hf_paper(paper: dict[str, Any], daily: DailyItem | None, comments: int) -> d
     if daily is not None:
         body["submittedOnDailyAt"] = timestamp(daily.day)
         body["submittedOnDailyBy"] = user_overview(daily.submitter_name, daily.submitter_username)
-    if paper["github_repos"]:
-        body["githubRepo"] = paper["github_repos"][0]
-    if paper["project_pages"]:
-        body["projectPage"] = paper["project_pages"][0]
-    org = organization((daily.organization if daily else None) or paper.get("organization"))
+    if paper.github_repos:
+        body["githubRepo"] = paper.github_repos[0]
+    if paper.project_pages:
+        body["projectPage"] = paper.project_pages[0]
+    org = organization((daily.organization if daily else None) or paper.organization)
     if org:
         body["organization"] = org
-    if paper["withdrawn"]:
-        body["withdrawnAt"] = timestamp(paper["updated_at"])
+    if paper.withdrawn:
+        body["withdrawnAt"] = timestamp(paper.updated_at)
     return body
 
 
 def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
     """One element of /api/daily_papers."""
-    paper = hf_paper(item.__dict__, item, comments)
+    paper = hf_paper(item, item, comments)
     body: dict[str, Any] = {
         "paper": paper,
         "publishedAt": timestamp(item.day),
@@ -111,12 +112,12 @@ def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
     return body
 
 
-def hf_search_hit(paper: dict[str, Any], daily: DailyItem | None, comments: int) -> dict[str, Any]:
+def hf_search_hit(paper: Paper, daily: DailyItem | None, comments: int) -> dict[str, Any]:
     """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title."""
     body: dict[str, Any] = {
         "paper": hf_paper(paper, daily, comments),
-        "title": paper["title"],
-        "summary": paper["abstract"],
+        "title": paper.title,
+        "summary": paper.abstract,
         "numComments": comments,
     }
     if daily is not None:
@@ -126,26 +127,41 @@ def hf_search_hit(paper: dict[str, Any], daily: DailyItem | None, comments: int)
     return body
 
 
-def paper_markdown(paper: dict[str, Any], page_url: str) -> str:
+def comment_json(comment: Comment) -> dict[str, Any]:
+    """A comment with its replies, as the comment endpoints answer it."""
+    return {
+        "id": comment.id,
+        "_id": object_id("comment", comment.id),
+        "author": {"user": comment.username, "name": comment.username},
+        "createdAt": timestamp(comment.created_at),
+        "editedAt": timestamp(comment.edited_at),
+        "deleted": comment.deleted,
+        "content": "" if comment.deleted else comment.body,
+        "html": "" if comment.deleted else comment.body_html,
+        "replies": [comment_json(r) for r in comment.replies],
+    }
+
+
+def paper_markdown(paper: Paper, page_url: str) -> str:
     """The paper as Markdown (what /papers/{id}.md returns)."""
-    lines = [f"# {paper['title']}", ""]
-    if paper["authors"]:
-        lines += [f"**Authors:** {', '.join(paper['authors'])}", ""]
+    lines = [f"# {paper.title}", ""]
+    if paper.authors:
+        lines += [f"**Authors:** {', '.join(paper.authors)}", ""]
     facts = []
-    if paper.get("local"):
+    if paper.is_local:
         facts.append(f"- Paper page: {page_url}")
     else:
-        facts.append(f"- arXiv: https://arxiv.org/abs/{paper['arxiv_id']}")
-        facts.append(f"- PDF: https://arxiv.org/pdf/{paper['arxiv_id']}")
-    if paper["published_at"]:
-        facts.append(f"- Published: {paper['published_at']:%Y-%m-%d}")
-    if paper["primary_category"]:
-        facts.append(f"- Categories: {', '.join(paper['categories'])}")
-    for repo in paper["github_repos"]:
+        facts.append(f"- arXiv: https://arxiv.org/abs/{paper.arxiv_id}")
+        facts.append(f"- PDF: https://arxiv.org/pdf/{paper.arxiv_id}")
+    if paper.published_at:
+        facts.append(f"- Published: {paper.published_at:%Y-%m-%d}")
+    if paper.primary_category:
+        facts.append(f"- Categories: {', '.join(paper.categories)}")
+    for repo in paper.github_repos:
         facts.append(f"- Code: {repo}")
-    for page in paper["project_pages"]:
+    for page in paper.project_pages:
         facts.append(f"- Project page: {page}")
-    if paper.get("journal_ref"):
-        facts.append(f"- Journal reference: {paper['journal_ref']}")
-    lines += [*facts, "", "## Abstract", "", paper["abstract"], ""]
+    if paper.journal_ref:
+        facts.append(f"- Journal reference: {paper.journal_ref}")
+    lines += [*facts, "", "## Abstract", "", paper.abstract, ""]
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Accounts: password hashing (argon2id via argon2-cffi) and the rules for usernames, emails
-and passwords. No storage here; see storage/people.py."""
+and passwords. No storage here: storage/users.py keeps accounts, services/accounts.py signs
+people up and in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from .errors import BadParameter
 
 _hasher = PasswordHasher()
 # Verifying against this when no account matches makes a failed login take as long either
@@ -19,7 +22,7 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 
 
-class InvalidAccount(ValueError):
+class InvalidAccount(BadParameter):
     """A username, email or password that breaks the rules; the message says which rule."""
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..ids import InvalidArxivId, parse_arxiv_id
+from .ids import InvalidArxivId, parse_arxiv_id
+from .papers import NO_FILTER, PaperFilter
 
 MAX_QUERY = 10_000
 LONG_QUERY_WORDS = 40  # beyond this the text is a passage, not a query
@@ -48,6 +49,19 @@ class ParsedQuery:
             or self.categories
             or self.years
             or self.paper_id
+        )
+
+    def filter(self, also: PaperFilter = NO_FILTER) -> PaperFilter:
+        """The query's own filters (cat:, year:) with those a page adds: categories from
+        either, the query's years (else the page's), code when the page asks for it.
+
+        >>> parse_query("cat:cs.CL year:2020 bert").filter(PaperFilter(("cs.LG",), None, True))
+        PaperFilter(categories=('cs.CL', 'cs.LG'), years=(2020, 2020), has_code=True)
+        """
+        return PaperFilter(
+            tuple(dict.fromkeys([*self.categories, *also.categories])),
+            self.years or also.years,
+            also.has_code,
         )
 
 

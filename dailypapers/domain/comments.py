@@ -7,6 +7,8 @@ from __future__ import annotations
 import nh3
 from markdown_it import MarkdownIt
 
+from .errors import BadParameter
+
 MAX_COMMENT = 10_000
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -28,16 +30,16 @@ _TAGS = {
 }
 
 
-class InvalidComment(ValueError):
+class InvalidComment(BadParameter):
     """Empty or too long; the message says which."""
 
 
 def check_comment(text: str) -> str:
     body = text.replace("\r\n", "\n").strip()
     if not body:
-        raise InvalidComment("a comment cannot be empty")
+        raise InvalidComment("A comment cannot be empty")
     if len(body) > MAX_COMMENT:
-        raise InvalidComment(f"comments are at most {MAX_COMMENT:,} characters")
+        raise InvalidComment(f"Comments are at most {MAX_COMMENT:,} characters")
     return body
 
 

@@ -1,0 +1,51 @@
+"""`serve`: run the web site and the JSON API under uvicorn, with settings handed to its
+worker processes through the environment."""
+
+from __future__ import annotations
+
+import click
+
+from ..config import Config
+from .common import open_store_or_exit
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (one per core is a good start).",
+)
+@click.pass_obj
+def serve(cfg: Config, host: str, port: int, workers: int) -> None:
+    """Run the web site and the JSON API."""
+    import os
+
+    import uvicorn
+
+    from ..config import BY_NAME
+
+    open_store_or_exit(cfg).close()  # migrate once, and fail here rather than in every worker
+    for name, _value, source, _help in cfg.rows():
+        if source == "flag":  # workers read settings from the environment
+            os.environ[BY_NAME[name].env] = str(getattr(cfg, name))
+    os.environ.setdefault("DAILYPAPERS_DATABASE_URL", cfg.database_url)
+    click.echo(f"serving {cfg.site_name} on http://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "dailypapers.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=cfg.log_level.lower(),
+        access_log=False,
+    )

@@ -1,0 +1,56 @@
+"""Accounts: signing up (or an admin creating one from the CLI), logging in, changing a
+password. The rules for names and passwords and the hashing are domain/accounts.py's."""
+
+from __future__ import annotations
+
+from ..domain.accounts import (
+    check_email,
+    check_password,
+    check_username,
+    hash_password,
+    verify_password,
+)
+from ..domain.errors import BadParameter
+from ..domain.people import User
+from ..storage import Store
+from ..storage.users import create_user, find_user, get_user, set_password
+
+MAX_LOGIN = 254
+MAX_PASSWORD_INPUT = 1024
+
+
+def register(
+    store: Store, username: str, email: str, password: str, *, is_admin: bool = False
+) -> User:
+    """A new account. Raises InvalidAccount (a BadParameter) naming the broken rule, or
+    Conflict when the username or email is taken."""
+    check_username(username)
+    email = check_email(email)
+    check_password(password, username)
+    with store.begin() as conn:
+        return create_user(conn, username, email, hash_password(password), is_admin=is_admin)
+
+
+def authenticate(store: Store, login: str, password: str) -> User | None:
+    """The enabled account with this username or email and password, else None. Takes as
+    long whether or not the account exists, so timing does not reveal who has one."""
+    login = login.strip()[:MAX_LOGIN]
+    with store.connect() as conn:
+        user = find_user(conn, login) if login else None
+    ok = verify_password(user.password_hash if user else None, password[:MAX_PASSWORD_INPUT])
+    if not ok or user is None or user.disabled:
+        return None
+    return user
+
+
+def change_password(store: Store, user: User, current: str, new: str) -> User:
+    """Set a new password after checking the current one; returns the account as stored
+    (its `password_changed_at` ends every other session)."""
+    if not verify_password(user.password_hash, current):
+        raise BadParameter("The current password is wrong.")
+    check_password(new, user.username)
+    with store.begin() as conn:
+        set_password(conn, user.id, hash_password(new))
+        refreshed = get_user(conn, user.id)
+    assert refreshed is not None
+    return refreshed

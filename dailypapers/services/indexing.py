@@ -1,0 +1,212 @@
+"""Keeping the search indexes current: one round brings the keyword index, the embeddings and
+the vector index beside the database up to date with the catalog. `dailypapers index`, an
+ingest run, `serve`'s background thread and any scheduler all run the same round.
+
+A file lock in the data folder makes sure one process at a time does this, whether a web worker
+or `dailypapers index`: a background round finds it taken and skips, a command waits for it.
+Inside `serve`, every `index_interval_seconds` and soon after a paper is submitted (`wake`),
+one web worker runs a round that embeds at most EMBED_PER_ROUND new papers and rewrites the
+usearch index (SQLite) only once enough new vectors wait (until then searches compare them
+exactly; see search/ann.py), so searches in the same process stay quick. Big backfills (a fresh
+snapshot of a million papers) belong to `dailypapers index` in a shell or cron.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..config import Config
+from ..search.backends import semantic_backend
+from ..search.keyword import KeywordIndex
+from ..search.vector import Embedder, embed_pending
+from ..storage import Store
+
+log = logging.getLogger(__name__)
+EMBED_PER_ROUND = 256
+
+# (stage, done, total): stages are "keyword index", "embeddings" and "vector index".
+StageProgress = Callable[[str, int, int], None]
+
+
+@contextmanager
+def index_lock(data_dir: str | Path, *, wait: bool) -> Iterator[bool]:
+    """Holds `<data_dir>/search/index.lock` for the block; yields False (without it) when
+    `wait` is False and another process has it. The lock dies with its process."""
+    folder = Path(data_dir).expanduser() / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = (folder / "index.lock").open("a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+@dataclass(frozen=True)
+class IndexRound:
+    """What one round did: papers (re)indexed by keyword and searchable now, papers embedded,
+    vectors added to the index beside the database and in it (None where the database keeps
+    its own index), and how long it took."""
+
+    keyword: int
+    searchable: int
+    embedded: int
+    vectors: int
+    vectors_indexed: int | None
+    seconds: float
+    model: str | None = None
+
+
+def update_indexes(
+    store: Store,
+    config: Config,
+    embedder: Embedder | None,
+    *,
+    rebuild: bool = False,
+    embed_limit: int | None = None,
+    background: bool = False,
+    progress: StageProgress | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> IndexRound | None:
+    """One round of index upkeep; with no `embedder`, the keyword index alone.
+
+    `rebuild` starts the indexes beside the database again from the catalog. `background`
+    rewrites the vector index only when it is due (many vectors waiting, or an hour) instead
+    of every time. The lock: with `on_wait`, wait for another process's round (calling
+    `on_wait` first); without, return None at once when another process holds it.
+    """
+    with index_lock(config.data_dir, wait=False) as held:
+        if held:
+            return _round(store, config, embedder, rebuild, embed_limit, background, progress)
+    if on_wait is None:
+        return None
+    on_wait()
+    with index_lock(config.data_dir, wait=True):
+        return _round(store, config, embedder, rebuild, embed_limit, background, progress)
+
+
+def _round(
+    store: Store,
+    config: Config,
+    embedder: Embedder | None,
+    rebuild: bool,
+    embed_limit: int | None,
+    background: bool,
+    progress: StageProgress | None,
+) -> IndexRound:
+    started = time.perf_counter()
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(name, done, total)
+
+    keyword = KeywordIndex.for_data_dir(config.data_dir)
+    tick = stage("keyword index")
+    indexed = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+    embedded = vectors = 0
+    vectors_indexed: int | None = None
+    if embedder is not None:
+        embedded = embed_pending(
+            store,
+            embedder,
+            batch_size=config.embedding_batch_size,
+            stop_after=embed_limit,
+            progress=stage("embeddings"),
+        )
+        semantic = semantic_backend(store, config.data_dir, embedder.name)
+        if background:
+            vectors = semantic.update_index_if_due()
+        else:
+            vectors = semantic.update_index(stage("vector index"), rebuild=rebuild)
+        vectors_indexed = semantic.index_size()
+    return IndexRound(
+        keyword=indexed,
+        searchable=keyword.count(),
+        embedded=embedded,
+        vectors=vectors,
+        vectors_indexed=vectors_indexed,
+        seconds=time.perf_counter() - started,
+        model=embedder.name if embedder is not None else None,
+    )
+
+
+class BackgroundIndexer:
+    """A daemon thread running an `update_indexes` round every `interval` seconds and on
+    `wake`, skipping rounds another process is running."""
+
+    def __init__(
+        self, store: Store, config: Config, embedder: Embedder | None, interval: float
+    ) -> None:
+        self.store, self.config, self.embedder = store, config, embedder
+        self.interval = interval
+        self.rounds = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="search-indexer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run a round soon (a paper was submitted)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                done = update_indexes(
+                    self.store,
+                    self.config,
+                    self._embedder(),
+                    embed_limit=EMBED_PER_ROUND,
+                    background=True,
+                )
+            except Exception:  # a bad round must not end the thread; the next one retries
+                log.exception("search index round failed")
+                continue
+            self.rounds += 1
+            if done is not None and (done.keyword or done.embedded or done.vectors):
+                log.info(
+                    "search indexes: %d papers re-indexed, %d embedded, %d vectors added in %.1f s",
+                    done.keyword,
+                    done.embedded,
+                    done.vectors,
+                    done.seconds,
+                )
+
+    def _embedder(self) -> Embedder | None:
+        """The shared embedder, or None when the semantic extra is not installed."""
+        if self.embedder is None:
+            return None
+        try:
+            import sentence_transformers  # noqa: F401
+        except ImportError:
+            log.warning("semantic search is not installed: the indexer keeps keywords only")
+            self.embedder = None
+        return self.embedder

@@ -1,0 +1,93 @@
+"""Accounts: creating them, finding them by id, username or email, and changing their password,
+admin flag and disabled flag."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..domain.errors import Conflict
+from ..domain.people import User
+from .schema import now, users
+
+
+def _stamp() -> datetime:
+    # Sessions remember this to the microsecond, so a password changed within the same
+    # second as the login still ends that session.
+    return now(microseconds=True)
+
+
+def _user(row: Any) -> User | None:
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    data["is_admin"], data["disabled"] = bool(data["is_admin"]), bool(data["disabled"])
+    return User(**data)
+
+
+def create_user(
+    conn: Connection, username: str, email: str, password_hash: str, *, is_admin: bool = False
+) -> User:
+    """Insert an account; raises Conflict naming the taken field (username or email)."""
+    taken = conn.execute(
+        sa.select(users.c.username, users.c.email).where(
+            sa.or_(
+                sa.func.lower(users.c.username) == username.lower(),
+                sa.func.lower(users.c.email) == email.lower(),
+            )
+        )
+    ).first()
+    if taken is not None:
+        field = "username" if taken.username.lower() == username.lower() else "email"
+        raise Conflict(f"that {field} is already registered")
+    created = now()
+    new_id = conn.execute(
+        sa.insert(users)
+        .values(
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            disabled=False,
+            created_at=created,
+            password_changed_at=_stamp(),
+        )
+        .returning(users.c.id)
+    ).scalar_one()
+    user = get_user(conn, new_id)
+    assert user is not None
+    return user
+
+
+def get_user(conn: Connection, user_id: int) -> User | None:
+    return _user(conn.execute(sa.select(users).where(users.c.id == user_id)).first())
+
+
+def find_user(conn: Connection, login: str) -> User | None:
+    """By username or email, case-insensitively."""
+    key = login.strip().lower()
+    query = sa.select(users).where(
+        sa.or_(sa.func.lower(users.c.username) == key, sa.func.lower(users.c.email) == key)
+    )
+    return _user(conn.execute(query).first())
+
+
+def set_password(conn: Connection, user_id: int, password_hash: str) -> datetime:
+    now = _stamp()
+    conn.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=password_hash, password_changed_at=now)
+    )
+    return now
+
+
+def set_admin(conn: Connection, user_id: int, is_admin: bool) -> None:
+    conn.execute(sa.update(users).where(users.c.id == user_id).values(is_admin=is_admin))
+
+
+def set_disabled(conn: Connection, user_id: int, disabled: bool) -> None:
+    conn.execute(sa.update(users).where(users.c.id == user_id).values(disabled=disabled))

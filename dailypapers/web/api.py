@@ -1,0 +1,220 @@
+"""The JSON API under /api, following the Hugging Face Papers API so
+`huggingface_hub.HfApi(endpoint=...)`, the `hf papers` CLI and HF's MCP server work against
+this site unchanged (shared/HF_API.md), plus the community's actions (session + CSRF).
+
+Parameters arrive as strings and are checked by web/params.py: bad input is HTTP 400 with
+`{"error": "..."}` (never FastAPI's 422, which HF clients do not map), an unknown paper 404.
+Routes with a suffix after the paper id come before `/api/papers/{id}`, which would take them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..domain.errors import BadParameter, NotFound
+from ..domain.papers import Paper
+from ..domain.people import Comment
+from ..services import community
+from ..services.daily import trending
+from ..storage.comments import comment_counts, thread
+from ..storage.daily import daily_entry, list_daily
+from ..storage.papers import get_paper, paper_exists
+from . import params
+from .auth import check_csrf, limit, require_user
+from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
+from .site import SiteDep
+
+router = APIRouter()
+
+
+@router.get("/api/daily_papers", summary="Daily papers (Hugging Face compatible)")
+def api_daily_papers(
+    request: Request,
+    site: SiteDep,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD: papers listed that day")] = None,
+    week: Annotated[str | None, Query(description="ISO week YYYY-Www")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    submitter: Annotated[str | None, Query(description="Only this submitter's papers")] = None,
+    sort: Annotated[str | None, Query(description="publishedAt (default) or trending")] = None,
+    p: Annotated[str | None, Query(description="Page number, from 0")] = None,
+    limit: Annotated[str | None, Query(description="1-100, default 50")] = None,
+    category: Annotated[
+        list[str] | None, Query(description="Only these primary or cross-list categories")
+    ] = None,
+    has_code: Annotated[str | None, Query(description="1: only papers with code")] = None,
+) -> JSONResponse:
+    """Papers on the daily list, newest day first and most upvoted first within a day;
+    `sort=trending` orders the trending window by score. A page past the end is `[]`.
+    `category` and `has_code` are this site's additions (the page filters)."""
+    page = params.bounded_int(p, "p", 0, 0, None)
+    size = params.bounded_int(limit, "limit", 50, 1, 100)
+    if sort not in (None, "publishedAt", "trending"):
+        raise BadParameter(f"sort must be publishedAt or trending, got {sort[:40]!r}")
+    where = params.list_filter(date, week, month, params.paper_filter(request), submitter)
+    if sort == "trending":
+        ranked = trending(site.store, site.config, where, site.clock())
+        items = [t.item for t in ranked[page * size : (page + 1) * size]]
+    else:
+        with site.store.connect() as conn:
+            items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
+    # JSONResponse directly: FastAPI's generic encoder would walk every value again.
+    return JSONResponse([hf_daily_item(item, item.comments) for item in items])
+
+
+@router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
+def api_search(
+    site: SiteDep,
+    q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
+    limit: Annotated[str | None, Query(description="1-120, default 120")] = None,
+) -> list[dict[str, Any]]:
+    """Hybrid search: keyword (BM25, title weighted highest) and semantic (all-MiniLM-L6-v2)
+    rankings fused, in the query language of docs/search.md; an arXiv id or URL returns that
+    paper. Until `dailypapers index` has built an index, a substring search stands in."""
+    size = params.bounded_int(limit, "limit", 120, 1, 120)
+    if q is None or not q.strip():
+        raise BadParameter("q is required")
+    results = site.searcher.search(q[:250], limit=size)
+    return [hf_search_hit(f.paper, f.entry, f.comments) for f in results.found]
+
+
+@router.post("/api/papers/submit", summary="Submit a paper to today's daily list")
+async def api_submit(request: Request, site: SiteDep) -> JSONResponse:
+    """Body `{"paper_id": "2301.12345"}` (any id or arXiv URL). 201 when listed, 200 with
+    `"alreadyListed": true` when it already was."""
+    await check_csrf(request)
+    user = require_user(request)
+    raw = await _json_field(request, "paper_id", 'The body must be JSON: {"paper_id": "..."}')
+    limit(request, "submit", user)
+    arxiv_id, created = community.submit(
+        site.store, site.config, user, raw, site.today(), site.paper_listed
+    )
+    return JSONResponse(
+        {"id": arxiv_id, "alreadyListed": not created}, status_code=201 if created else 200
+    )
+
+
+@router.get("/api/papers/{paper_id:path}/similar", summary="Papers similar to a paper")
+def api_similar(
+    site: SiteDep,
+    paper_id: str,
+    limit: Annotated[str | None, Query(description="1-50, default 10")] = None,
+) -> JSONResponse:
+    """The nearest papers by meaning (all-MiniLM-L6-v2 embeddings of title and abstract),
+    closest first, each a search-hit-shaped item plus `similarity` (cosine). The paper itself
+    is never included. An empty list while the paper has no embedding yet."""
+    size = params.bounded_int(limit, "limit", 10, 1, 50)
+    arxiv_id = params.paper_id(paper_id)
+    _visible_paper(site, arxiv_id)
+    items = []
+    for found in site.searcher.similar(arxiv_id, size) or []:
+        item = hf_search_hit(found.paper, found.entry, found.comments)
+        item["similarity"] = round(found.similarity or 0.0, 4)
+        items.append(item)
+    return JSONResponse(items)
+
+
+@router.post("/api/papers/{paper_id:path}/upvote", summary="Upvote a paper (session + CSRF)")
+async def api_upvote(request: Request, site: SiteDep, paper_id: str) -> dict[str, Any]:
+    """Idempotent: upvoting twice leaves one vote. Returns the new count."""
+    return await _vote(request, site, paper_id, True)
+
+
+@router.delete("/api/papers/{paper_id:path}/upvote", summary="Take an upvote back")
+async def api_unvote(request: Request, site: SiteDep, paper_id: str) -> dict[str, Any]:
+    return await _vote(request, site, paper_id, False)
+
+
+async def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str, Any]:
+    await check_csrf(request)
+    user = require_user(request)
+    arxiv_id = params.paper_id(raw_id)
+    limit(request, "vote", user)
+    count = community.vote(site.store, user, arxiv_id, voted)
+    return {"id": arxiv_id, "upvotes": count, "voted": voted}
+
+
+@router.get("/api/papers/{paper_id:path}/comments", summary="A paper's comment thread")
+def api_comments(site: SiteDep, paper_id: str) -> list[dict[str, Any]]:
+    arxiv_id = params.paper_id(paper_id)
+    with site.store.connect() as conn:
+        if not paper_exists(conn, arxiv_id):
+            raise NotFound(f"Paper {arxiv_id!r} not found")
+        return [comment_json(c) for c in thread(conn, arxiv_id)]
+
+
+@router.post("/api/papers/{paper_id:path}/comment", summary="Comment on a paper (Markdown)")
+async def api_comment(request: Request, site: SiteDep, paper_id: str) -> JSONResponse:
+    """Body `{"comment": "Markdown"}`; answers `{"newMessage": {...}}` like Hugging Face."""
+    return await _comment(request, site, paper_id, None)
+
+
+@router.post("/api/papers/{paper_id:path}/comment/{comment_id}/reply", summary="Reply to a comment")
+async def api_reply(
+    request: Request, site: SiteDep, paper_id: str, comment_id: int
+) -> JSONResponse:
+    return await _comment(request, site, paper_id, comment_id)
+
+
+async def _comment(
+    request: Request, site: SiteDep, raw_id: str, parent_id: int | None
+) -> JSONResponse:
+    await check_csrf(request)
+    user = require_user(request)
+    text = await _json_field(request, "comment", "The body must be JSON with 'comment'")
+    arxiv_id = params.paper_id(raw_id)
+    limit(request, "comment", user)
+    comment: Comment = community.post_comment(site.store, user, arxiv_id, text, parent_id)
+    return JSONResponse({"newMessage": comment_json(comment)}, status_code=201)
+
+
+@router.get("/api/papers/{paper_id:path}", summary="One paper (Hugging Face compatible)")
+def api_paper(site: SiteDep, paper_id: str) -> dict[str, Any]:
+    """The paper as a flat object, with its (empty) linked model, dataset and space lists."""
+    arxiv_id = params.paper_id(paper_id)
+    paper = _visible_paper(site, arxiv_id)
+    with site.store.connect() as conn:
+        entry = daily_entry(conn, arxiv_id)
+        comments = comment_counts(conn, [arxiv_id]).get(arxiv_id, 0)
+    body = hf_paper(paper, entry, comments)
+    body.update(
+        linkedModels=[],
+        numTotalModels=0,
+        linkedDatasets=[],
+        numTotalDatasets=0,
+        linkedSpaces=[],
+        numTotalSpaces=0,
+    )
+    return body
+
+
+@router.get("/api/arxiv/{paper_id:path}/repos", summary="Repositories citing a paper")
+def api_repos(site: SiteDep, paper_id: str) -> dict[str, list[Any]]:
+    """Hub repositories linked to the paper: this site hosts none, so the lists are empty."""
+    arxiv_id = params.paper_id(paper_id)
+    with site.store.connect() as conn:
+        if get_paper(conn, arxiv_id) is None:
+            raise NotFound(f"Paper {arxiv_id!r} not found")
+    return {"models": [], "datasets": [], "spaces": []}
+
+
+def _visible_paper(site: SiteDep, arxiv_id: str) -> Paper:
+    with site.store.connect() as conn:
+        paper = get_paper(conn, arxiv_id)
+    if paper is None or paper.hidden:
+        raise NotFound(f"Paper {arxiv_id!r} not found")
+    return paper
+
+
+async def _json_field(request: Request, name: str, malformed: str) -> str:
+    """A string field of a JSON body; 400 naming it when the body or the field is wrong."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadParameter(malformed) from None
+    value = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        raise BadParameter(f"{name} is required")
+    return value

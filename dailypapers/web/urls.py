@@ -1,0 +1,130 @@
+"""The site's URLs, built in one place: Python code and templates (as `url.paper(id)`) call
+these instead of writing paths, so a route that moves changes here and in its route table.
+Paths are relative to the site's root; feeds and Markdown make them absolute with the base URL.
+
+>>> paper("2401.00001"), day(date(2025, 10, 29), "?has_code=1")
+('/papers/2401.00001', '/papers/date/2025-10-29?has_code=1')
+>>> filter_query(PaperFilter(("cs.CL",), None, True), page="2")
+'?category=cs.CL&has_code=1&page=2'
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote, urlencode
+
+from ..domain.papers import NO_FILTER, PaperFilter
+
+HOME = "/papers"
+TRENDING = "/papers/trending"
+SEARCH = "/search"
+SUBMIT = "/submit"
+SIGNUP = "/signup"
+LOGIN = "/login"
+LOGOUT = "/logout"
+ACCOUNT_SETTINGS = "/settings/password"
+API_DOCS = "/api/docs"
+API_DAILY = "/api/daily_papers"
+
+
+def filter_query(where: PaperFilter = NO_FILTER, **extra: str) -> str:
+    """`?category=..&has_code=1&...` for a filter and extra parameters ("" when empty)."""
+    pairs = [("category", c) for c in where.categories]
+    if where.has_code:
+        pairs.append(("has_code", "1"))
+    pairs += [(k, v) for k, v in extra.items() if v]
+    return ("?" + urlencode(pairs)) if pairs else ""
+
+
+def paper(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}"
+
+
+def paper_markdown(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}.md"
+
+
+def paper_json(arxiv_id: str) -> str:
+    return f"/api/papers/{arxiv_id}"
+
+
+def upvote(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}/upvote"
+
+
+def comments(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}/comments"
+
+
+def entry_flags(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}/entry"
+
+
+def comment(arxiv_id: str, comment_id: int | str) -> str:
+    """A comment's place on its paper's page."""
+    return f"/papers/{arxiv_id}#comment-{comment_id}"
+
+
+def comment_thread(arxiv_id: str) -> str:
+    """The comments section of a paper's page."""
+    return f"/papers/{arxiv_id}#comments"
+
+
+def comment_action(comment_id: int, action: str) -> str:
+    """edit, delete or hide."""
+    return f"/comments/{comment_id}/{action}"
+
+
+def disable_account(username: str) -> str:
+    return f"/admin/users/{quote(username, safe='')}/disable"
+
+
+def day(value: date, query: str = "") -> str:
+    return f"/papers/date/{value.isoformat()}{query}"
+
+
+def week(label: str, query: str = "") -> str:
+    return f"/papers/week/{label}{query}"
+
+
+def month(label: str, query: str = "") -> str:
+    return f"/papers/month/{label}{query}"
+
+
+def view(kind: str, label: str, query: str = "") -> str:
+    """A week or month view by its kind."""
+    return week(label, query) if kind == "week" else month(label, query)
+
+
+def feed(kind: str, fmt: str = "atom", query: str = "") -> str:
+    """`/feeds/daily.atom`, `/feeds/trending.rss`, ... with a query string."""
+    return f"/feeds/{kind}.{fmt}{query}"
+
+
+def api_daily(query: str = "") -> str:
+    return API_DAILY + query
+
+
+def _q(text: str) -> str:
+    return "q=" + quote(text, safe="/")
+
+
+def search(text: str) -> str:
+    return f"{SEARCH}?{_q(text)}"
+
+
+def search_feed(text: str) -> str:
+    return f"/feeds/search.atom?{_q(text)}"
+
+
+def search_json(text: str) -> str:
+    return f"/api/papers/search?{_q(text)}"
+
+
+def login(next_path: str | None = None) -> str:
+    """The login page, coming back to `next_path` (a path of this site) afterwards."""
+    return LOGIN + (f"?next={quote(next_path, safe='/')}" if next_path else "")
+
+
+def static(name: str, version: str) -> str:
+    return f"/static/{name}?v={version}"

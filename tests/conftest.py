@@ -43,7 +43,7 @@ def pg_server() -> Iterator[str]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _fresh_pg_database(server_uri: str) -> str:
+def fresh_pg_database(server_uri: str) -> str:
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(server_uri, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -54,7 +54,7 @@ def _fresh_pg_database(server_uri: str) -> str:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
-    return _fresh_pg_database(request.getfixturevalue("pg_server"))
+    return fresh_pg_database(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path):
         if kind == "sqlite":
             url = f"sqlite:///{tmp_path / f'extra-{len(opened)}.db'}"
         else:
-            url = _fresh_pg_database(request.getfixturevalue("pg_server"))
+            url = fresh_pg_database(request.getfixturevalue("pg_server"))
         item = open_store(url)
         opened.append(item)
         return url, item

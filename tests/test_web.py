@@ -14,7 +14,7 @@ from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage import open_store
 from dailypapers.web.app import create_app
 
-from .conftest import DATA, _fresh_pg_database
+from .conftest import DATA, fresh_pg_database
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
@@ -44,7 +44,7 @@ def catalog(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('web-catalog') / 'catalog.db'}"
     else:
-        url = _fresh_pg_database(request.getfixturevalue("pg_server"))
+        url = fresh_pg_database(request.getfixturevalue("pg_server"))
     shared = open_store(url)
     load_demo(shared)
     ingest_daily_json(shared, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..domain.errors import LoginRequired, Refused
 from ..services import community
 from . import params, urls
-from .auth import check_csrf, csrf_token, current_user, flash, limit, require_admin, require_user
+from .auth import FormDep, csrf_token, current_user, flash, limit, require_admin, require_user
 from .errors import status_of
 from .site import SiteDep
 
@@ -30,8 +30,7 @@ def _back(request: Request, fallback: str) -> RedirectResponse:
 
 
 @router.post("/papers/{paper_id:path}/upvote")
-async def form_upvote(request: Request, site: SiteDep, paper_id: str) -> Response:
-    form = await check_csrf(request)
+def form_upvote(request: Request, site: SiteDep, paper_id: str, form: FormDep) -> Response:
     user = current_user(request)
     if user is None:
         return RedirectResponse(urls.login(urls.paper(paper_id)), status_code=303)
@@ -50,8 +49,7 @@ def submit_form(request: Request, site: SiteDep) -> Response:
 
 
 @router.post("/submit")
-async def form_submit(request: Request, site: SiteDep) -> Response:
-    form = await check_csrf(request)
+def form_submit(request: Request, site: SiteDep, form: FormDep) -> Response:
     user = require_user(request)
     raw = str(form.get("paper", ""))
     try:
@@ -78,8 +76,7 @@ async def form_submit(request: Request, site: SiteDep) -> Response:
 
 
 @router.post("/papers/{paper_id:path}/comments")
-async def form_comment(request: Request, site: SiteDep, paper_id: str) -> Response:
-    form = await check_csrf(request)
+def form_comment(request: Request, site: SiteDep, paper_id: str, form: FormDep) -> Response:
     user = current_user(request)
     if user is None:
         return RedirectResponse(urls.login(urls.paper(paper_id)), status_code=303)
@@ -97,16 +94,16 @@ async def form_comment(request: Request, site: SiteDep, paper_id: str) -> Respon
 
 
 @router.post("/comments/{comment_id}/edit")
-async def form_edit_comment(request: Request, site: SiteDep, comment_id: int) -> Response:
-    form = await check_csrf(request)
+def form_edit_comment(request: Request, site: SiteDep, comment_id: int, form: FormDep) -> Response:
     user = require_user(request)
     comment = community.edit_comment(site.store, user, comment_id, str(form.get("body", "")))
     return RedirectResponse(urls.comment(comment.arxiv_id, comment_id), status_code=303)
 
 
 @router.post("/comments/{comment_id}/delete")
-async def form_delete_comment(request: Request, site: SiteDep, comment_id: int) -> Response:
-    await check_csrf(request)
+def form_delete_comment(
+    request: Request, site: SiteDep, comment_id: int, _form: FormDep
+) -> Response:
     user = require_user(request)
     comment = community.remove_comment(site.store, user, comment_id)
     return RedirectResponse(urls.comment_thread(comment.arxiv_id), status_code=303)
@@ -116,8 +113,7 @@ async def form_delete_comment(request: Request, site: SiteDep, comment_id: int) 
 
 
 @router.post("/comments/{comment_id}/hide")
-async def form_hide_comment(request: Request, site: SiteDep, comment_id: int) -> Response:
-    form = await check_csrf(request)
+def form_hide_comment(request: Request, site: SiteDep, comment_id: int, form: FormDep) -> Response:
     require_admin(request)
     hidden = form.get("action", "hide") != "show"
     comment = community.set_comment_hidden(site.store, comment_id, hidden)
@@ -125,9 +121,8 @@ async def form_hide_comment(request: Request, site: SiteDep, comment_id: int) ->
 
 
 @router.post("/papers/{paper_id:path}/entry")
-async def form_entry_flags(request: Request, site: SiteDep, paper_id: str) -> Response:
+def form_entry_flags(request: Request, site: SiteDep, paper_id: str, form: FormDep) -> Response:
     """Admin: feature, unfeature, remove or restore a paper's daily entry."""
-    form = await check_csrf(request)
     require_admin(request)
     arxiv_id = params.paper_id(paper_id)
     action = str(form.get("action"))
@@ -137,8 +132,7 @@ async def form_entry_flags(request: Request, site: SiteDep, paper_id: str) -> Re
 
 
 @router.post("/admin/users/{username}/disable")
-async def form_disable_user(request: Request, site: SiteDep, username: str) -> Response:
-    form = await check_csrf(request)
+def form_disable_user(request: Request, site: SiteDep, username: str, form: FormDep) -> Response:
     admin = require_admin(request)
     action = form.get("action", "disable")
     target = community.set_account_disabled(site.store, admin, username, action != "enable")

@@ -9,6 +9,7 @@ Routes with a suffix after the paper id come before `/api/papers/{id}`, which wo
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +24,7 @@ from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
 from . import params
-from .auth import check_csrf, limit, require_user
+from .auth import BodyDep, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
 from .site import SiteDep
 
@@ -81,12 +82,11 @@ def api_search(
 
 
 @router.post("/api/papers/submit", summary="Submit a paper to today's daily list")
-async def api_submit(request: Request, site: SiteDep) -> JSONResponse:
+def api_submit(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
     """Body `{"paper_id": "2301.12345"}` (any id or arXiv URL). 201 when listed, 200 with
     `"alreadyListed": true` when it already was."""
-    await check_csrf(request)
     user = require_user(request)
-    raw = await _json_field(request, "paper_id", 'The body must be JSON: {"paper_id": "..."}')
+    raw = _json_field(body, "paper_id", 'The body must be JSON: {"paper_id": "..."}')
     limit(request, "submit", user)
     arxiv_id, created = community.submit(
         site.store, site.config, user, raw, site.today(), site.paper_listed
@@ -117,18 +117,17 @@ def api_similar(
 
 
 @router.post("/api/papers/{paper_id:path}/upvote", summary="Upvote a paper (session + CSRF)")
-async def api_upvote(request: Request, site: SiteDep, paper_id: str) -> dict[str, Any]:
+def api_upvote(request: Request, site: SiteDep, paper_id: str, _: BodyDep) -> dict[str, Any]:
     """Idempotent: upvoting twice leaves one vote. Returns the new count."""
-    return await _vote(request, site, paper_id, True)
+    return _vote(request, site, paper_id, True)
 
 
 @router.delete("/api/papers/{paper_id:path}/upvote", summary="Take an upvote back")
-async def api_unvote(request: Request, site: SiteDep, paper_id: str) -> dict[str, Any]:
-    return await _vote(request, site, paper_id, False)
+def api_unvote(request: Request, site: SiteDep, paper_id: str, _: BodyDep) -> dict[str, Any]:
+    return _vote(request, site, paper_id, False)
 
 
-async def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str, Any]:
-    await check_csrf(request)
+def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str, Any]:
     user = require_user(request)
     arxiv_id = params.paper_id(raw_id)
     limit(request, "vote", user)
@@ -146,24 +145,23 @@ def api_comments(site: SiteDep, paper_id: str) -> list[dict[str, Any]]:
 
 
 @router.post("/api/papers/{paper_id:path}/comment", summary="Comment on a paper (Markdown)")
-async def api_comment(request: Request, site: SiteDep, paper_id: str) -> JSONResponse:
+def api_comment(request: Request, site: SiteDep, paper_id: str, body: BodyDep) -> JSONResponse:
     """Body `{"comment": "Markdown"}`; answers `{"newMessage": {...}}` like Hugging Face."""
-    return await _comment(request, site, paper_id, None)
+    return _comment(request, site, paper_id, None, body)
 
 
 @router.post("/api/papers/{paper_id:path}/comment/{comment_id}/reply", summary="Reply to a comment")
-async def api_reply(
-    request: Request, site: SiteDep, paper_id: str, comment_id: int
+def api_reply(
+    request: Request, site: SiteDep, paper_id: str, comment_id: int, body: BodyDep
 ) -> JSONResponse:
-    return await _comment(request, site, paper_id, comment_id)
+    return _comment(request, site, paper_id, comment_id, body)
 
 
-async def _comment(
-    request: Request, site: SiteDep, raw_id: str, parent_id: int | None
+def _comment(
+    request: Request, site: SiteDep, raw_id: str, parent_id: int | None, body: bytes
 ) -> JSONResponse:
-    await check_csrf(request)
     user = require_user(request)
-    text = await _json_field(request, "comment", "The body must be JSON with 'comment'")
+    text = _json_field(body, "comment", "The body must be JSON with 'comment'")
     arxiv_id = params.paper_id(raw_id)
     limit(request, "comment", user)
     comment: Comment = community.post_comment(site.store, user, arxiv_id, text, parent_id)
@@ -208,11 +206,12 @@ def _visible_paper(site: SiteDep, arxiv_id: str) -> Paper:
     return paper
 
 
-async def _json_field(request: Request, name: str, malformed: str) -> str:
-    """A string field of a JSON body; 400 naming it when the body or the field is wrong."""
+def _json_field(raw: bytes, name: str, malformed: str) -> str:
+    """A string field of a JSON body; 400 naming it when the body or the field is wrong
+    (nesting too deep for the parser included)."""
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise BadParameter(malformed) from None
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, str):

@@ -130,7 +130,8 @@ def create_app(
     )
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> HTMLResponse:
+    async def healthz() -> HTMLResponse:
+        # On the event loop itself: it answers while every worker thread is busy.
         return HTMLResponse("ok")
 
     return app

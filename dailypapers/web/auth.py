@@ -11,9 +11,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..domain.accounts import InvalidAccount
@@ -99,6 +99,23 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     return form
 
 
+async def csrf_form(request: Request) -> dict[str, Any]:
+    """Dependency of a form post: its CSRF-checked fields. The body is read here, on the event
+    loop; the handler itself is a plain function that runs in the thread pool, so hashing a
+    password, rendering Markdown or fetching from arXiv never stalls other requests."""
+    return await check_csrf(request)
+
+
+async def csrf_body(request: Request) -> bytes:
+    """Dependency of a JSON action: the CSRF check (header), then the raw body."""
+    await check_csrf(request)
+    return await request.body()
+
+
+FormDep = Annotated[dict[str, Any], Depends(csrf_form)]
+BodyDep = Annotated[bytes, Depends(csrf_body)]
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -149,8 +166,7 @@ def signup_form(request: Request) -> Response:
 
 
 @router.post("/signup")
-async def signup(request: Request) -> Response:
-    form = await check_csrf(request)
+def signup(request: Request, form: FormDep) -> Response:
     limit(request, "signup")
     username = str(form.get("username", "")).strip()
     email = str(form.get("email", "")).strip()
@@ -172,8 +188,7 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
-    form = await check_csrf(request)
+def login(request: Request, form: FormDep) -> Response:
     login_name = str(form.get("login", "")).strip()[:254]
     limit(request, "login")
     # Per-account limit too, whether or not the account exists (no enumeration).
@@ -195,8 +210,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    await check_csrf(request)
+def logout(request: Request, _form: FormDep) -> Response:
     request.session.clear()
     return RedirectResponse(urls.HOME, status_code=303)
 
@@ -209,8 +223,7 @@ def password_form(request: Request) -> Response:
 
 
 @router.post("/settings/password")
-async def change_password(request: Request) -> Response:
-    form = await check_csrf(request)
+def change_password(request: Request, form: FormDep) -> Response:
     user = require_user(request)
     limit(request, "login", user)
     try:

@@ -33,5 +33,9 @@ class Conflict(Refused, ValueError):
     """A write that would break a uniqueness rule (a taken username or email)."""
 
 
+class TooLarge(Refused):
+    """Input past a size limit (a body, a file); the message says the limit."""
+
+
 class Unavailable(Refused):
     """Something we depend on (arXiv) did not answer; trying later may work."""

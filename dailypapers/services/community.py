@@ -27,6 +27,8 @@ from ..storage.papers import get_paper, paper_exists
 from ..storage.users import find_user, set_disabled
 from .arxiv import fetch_papers
 
+MAX_ROW_ID = 2**63 - 1  # a database integer; larger ids name no row (and overflow drivers)
+
 ENTRY_ACTIONS = {
     "feature": {"featured": True},
     "unfeature": {"featured": False},
@@ -65,6 +67,11 @@ def submit(
         paper = get_paper(conn, arxiv_id)
     if paper is not None and paper.daily is not None and not paper.daily["removed"]:
         return arxiv_id, False
+    # The quota is checked before arXiv is asked: over it, nothing is fetched or imported.
+    # (It is checked again when listing, in the same transaction as the insert.)
+    with store.connect() as conn:
+        if submissions_on(conn, user.id, today) >= config.submissions_per_day:
+            raise TooMany(f"You can submit {config.submissions_per_day} papers a day.")
     if paper is None:
         report = fetch_papers(store, config, [arxiv_id], interactive=True)
         if report.error:
@@ -99,6 +106,8 @@ def post_comment(
     """A new comment (Markdown) on a paper, or a reply: replies to a reply go to its parent,
     so threads stay one level deep."""
     body = check_comment(text)
+    if parent_id is not None and not 0 < parent_id <= MAX_ROW_ID:
+        raise NotFound("The comment you reply to is gone.")
     with store.begin() as conn:
         if not paper_exists(conn, arxiv_id):
             raise NotFound(f"No paper {arxiv_id} in this catalog.")
@@ -116,6 +125,8 @@ def post_comment(
 
 def own_comment(store: Store, user: User, comment_id: int) -> Comment:
     """The user's own comment, not deleted."""
+    if not 0 < comment_id <= MAX_ROW_ID:
+        raise NotFound("That comment is gone.")
     with store.connect() as conn:
         comment = get_comment(conn, comment_id)
     if comment is None or comment.deleted:
@@ -145,6 +156,8 @@ def remove_comment(store: Store, user: User, comment_id: int) -> Comment:
 
 
 def set_comment_hidden(store: Store, comment_id: int, hidden: bool) -> Comment:
+    if not 0 < comment_id <= MAX_ROW_ID:
+        raise NotFound("That comment is gone.")
     with store.begin() as conn:
         comment = get_comment(conn, comment_id)
         if comment is None:

@@ -7,9 +7,10 @@ transactions); PostgreSQL is used as it is. Opening a store applies pending migr
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ def engine_url(url: str) -> sa.URL:
     if backend == "sqlite":
         return parsed.set(drivername="sqlite")
     raise StoreError(f"database_url must be sqlite:/// or postgresql://, got {backend!r}")
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner alone (it holds password hashes and
+    emails); SQLite gives its -wal and -shm files the same mode. An existing file is left as
+    it is: an operator may have chosen its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -104,7 +114,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     if target.get_backend_name() == "sqlite":
         database = target.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database).expanduser())
         engine = sa.create_engine(target, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)

@@ -88,7 +88,7 @@ def form_comment(request: Request, site: SiteDep, paper_id: str, form: FormDep) 
         user,
         arxiv_id,
         str(form.get("body", "")),
-        int(parent) if parent.isdigit() else None,
+        params.optional_id(parent),
     )
     return RedirectResponse(urls.comment(arxiv_id, comment.id), status_code=303)
 

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
+from swagger_ui_bundle import swagger_ui_path
 
 from .. import __version__
 from ..config import Config
@@ -24,6 +25,7 @@ from ..services.searching import Searcher
 from ..storage import Store, open_store
 from . import actions, api, auth, errors, feeds, pages, searchpage, urls
 from .cache import PageCache
+from .guards import Guards
 from .params import iso_week
 from .site import Site
 
@@ -100,12 +102,20 @@ def create_app(
         version=__version__,
         description="Daily Papers: the daily list, papers and feeds. The /api endpoints "
         "follow the Hugging Face Papers API, so its clients work unchanged.",
-        docs_url=urls.API_DOCS,
+        docs_url=None,  # served below from the swagger-ui-bundle package, not a CDN
         redoc_url=None,
     )
     app.state.site = site
     errors.install(app)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get(urls.API_DOCS, include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        return site.templates.TemplateResponse(
+            request, "api_docs.html", {"openapi_url": app.openapi_url}
+        )
+
     app.include_router(api.router)
     app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
@@ -120,7 +130,7 @@ def create_app(
         same_site="lax",
         https_only=config.cookie_secure,
     )
-    # Outermost, so a cache hit skips the session and routing work entirely.
+    # Outside the session, so a cache hit skips the session and routing work entirely.
     app.add_middleware(
         PageCache,
         store=store,
@@ -128,6 +138,7 @@ def create_app(
         cookie=SESSION_COOKIE,
         state=app.state,
     )
+    app.add_middleware(Guards, docs_path=urls.API_DOCS)  # outermost: every answer, cached too
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> HTMLResponse:

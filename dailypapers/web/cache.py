@@ -7,6 +7,11 @@ flash messages), anything but GET/HEAD, responses other than 200, and responses 
 cookie. Any write through this process's store (a vote, a comment, an admin action) empties
 the cache at once; a write by another process (an ingest run, another worker) shows within
 `page_cache_seconds`.
+
+Entries are keyed by the Host header too (pages and feeds carry absolute links made from it when
+`base_url` is not set), expired ones are swept at least once a second, and the cache holds at
+most MAX_BYTES of bodies, however many distinct URLs arrive: a flood of query strings cannot
+grow the process.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from ..storage import Store
 
 CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/", "/search")
 MAX_BODY = 2 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024
+SWEEP_SECONDS = 1.0
 
 
 @dataclass
@@ -43,6 +50,7 @@ class PageCache:
         cookie: str,
         max_entries: int = 2048,
         state: Any = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.app = app
         if state is not None:
@@ -51,6 +59,9 @@ class PageCache:
         self.ttl = ttl
         self.cookie = f"{cookie}=".encode()
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0  # bytes of bodies held
+        self.swept_at = 0.0
         self.entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
         self.refreshing: set[tuple[Any, ...]] = set()
         self.hits = 0
@@ -71,8 +82,9 @@ class PageCache:
         if not self._cacheable(scope):
             await self.app(scope, receive, send)
             return
-        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
-        key = (scope["method"], scope["path"], scope["query_string"], accept)
+        headers = dict(scope["headers"])
+        accept, host = headers.get(b"accept", b""), headers.get(b"host", b"")
+        key = (scope["method"], host, scope["path"], scope["query_string"], accept)
         now = time.monotonic()
         entry = self.entries.get(key)
         if (
@@ -118,7 +130,19 @@ class PageCache:
 
         await self.app(scope, receive, capture)
         if keep and start is not None:
-            self.entries[key] = _Entry(now + self.ttl, generation, start, b"".join(chunks))
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.max_entries:
-                self.entries.popitem(last=False)
+            self._store(key, _Entry(now + self.ttl, generation, start, b"".join(chunks)), now)
+
+    def _store(self, key: tuple[Any, ...], entry: _Entry, now: float) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.size -= len(old.body)
+        self.entries[key] = entry
+        self.size += len(entry.body)
+        if now - self.swept_at >= SWEEP_SECONDS:
+            self.swept_at = now
+            for stale in [k for k, e in self.entries.items() if e.expires <= now]:
+                if stale not in self.refreshing:
+                    self.size -= len(self.entries.pop(stale).body)
+        while self.entries and (len(self.entries) > self.max_entries or self.size > self.max_bytes):
+            _key, dropped = self.entries.popitem(last=False)  # least recently used first
+            self.size -= len(dropped.body)

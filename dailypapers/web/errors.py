@@ -19,6 +19,7 @@ from ..domain.errors import (
     LoginRequired,
     NotFound,
     Refused,
+    TooLarge,
     TooMany,
     Unavailable,
 )
@@ -32,6 +33,7 @@ STATUS: dict[type[Refused], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
     TooMany: 429,
     Unavailable: 502,
 }

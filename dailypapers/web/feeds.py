@@ -3,6 +3,7 @@ filters as the pages: `/feeds/daily.atom?date=...&category=cs.CL&has_code=1`."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 
 from fastapi import APIRouter, Request
@@ -19,16 +20,28 @@ from .site import Site, SiteDep
 router = APIRouter(include_in_schema=False)
 FEED_SIZE = 50
 MEDIA = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+# What XML 1.0 cannot carry at all (lxml refuses it): a search for "%01" must not break a feed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _self_link(request: Request, base: str) -> str:
+    """The feed's own address on the configured site (not whatever Host the request named)."""
+    query = request.url.query
+    return base + request.url.path + (f"?{query}" if query else "")
 
 
 def _build(request: Request, site: Site, fmt: str, title: str, items: list[DailyItem]) -> Response:
     base = site.base_url(request)
     feed = FeedGenerator()
-    feed.id(f"{base}{request.url.path}?{request.url.query}")
-    feed.title(title)
+    feed.id(_xml(f"{base}{request.url.path}?{request.url.query}"))
+    feed.title(_xml(title))
     feed.link(href=base + urls.HOME, rel="alternate")
-    feed.link(href=str(request.url), rel="self")
-    feed.description(f"{site.config.site_name}: {title}")
+    feed.link(href=_self_link(request, base), rel="self")
+    feed.description(_xml(f"{site.config.site_name}: {title}"))
     feed.language("en")
     newest = max((i.listed_at for i in items), default=None)
     feed.updated((newest or datetime(2000, 1, 1)).replace(tzinfo=UTC))
@@ -36,11 +49,11 @@ def _build(request: Request, site: Site, fmt: str, title: str, items: list[Daily
         url = base + urls.paper(item.arxiv_id)
         entry = feed.add_entry()
         entry.id(url)
-        entry.title(item.title)
+        entry.title(_xml(item.title))
         entry.link(href=url)
-        entry.summary(item.abstract)
+        entry.summary(_xml(item.abstract))
         for name in item.authors[:20]:
-            entry.author({"name": name})
+            entry.author({"name": _xml(name)})
         if item.primary_category:
             entry.category(term=item.primary_category)
         entry.published(datetime.combine(item.day, time(0), tzinfo=UTC))
@@ -53,21 +66,21 @@ def papers_feed(request: Request, site: Site, title: str, papers: list[Paper]) -
     """An Atom feed of catalog papers (search results), best first."""
     base = site.base_url(request)
     feed = FeedGenerator()
-    feed.id(f"{base}{request.url.path}?{request.url.query}")
-    feed.title(title)
+    feed.id(_xml(f"{base}{request.url.path}?{request.url.query}"))
+    feed.title(_xml(title))
     feed.link(href=f"{base}{urls.SEARCH}?{request.url.query}", rel="alternate")
-    feed.link(href=str(request.url), rel="self")
+    feed.link(href=_self_link(request, base), rel="self")
     newest = max((p.modified_at for p in papers), default=datetime(2000, 1, 1))
     feed.updated(newest.replace(tzinfo=UTC))
     for paper in reversed(papers):
         url = base + urls.paper(paper.arxiv_id)
         entry = feed.add_entry()
         entry.id(url)
-        entry.title(paper.title)
+        entry.title(_xml(paper.title))
         entry.link(href=url)
-        entry.summary(paper.abstract)
+        entry.summary(_xml(paper.abstract))
         for name in paper.authors[:20]:
-            entry.author({"name": name})
+            entry.author({"name": _xml(name)})
         if paper.published_at:
             entry.published(paper.published_at.replace(tzinfo=UTC))
         entry.updated(paper.modified_at.replace(tzinfo=UTC))

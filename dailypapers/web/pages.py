@@ -4,7 +4,7 @@ JSON twins and feeds. Pages work without JavaScript; filter state lives in the U
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -105,7 +105,7 @@ def _range_page(
     view: str,
     label: str,
     days: tuple[date, date],
-    names: tuple[str, str],
+    names: tuple[str | None, str | None],
     heading: str,
 ) -> Response:
     filters = params.paper_filter(request)
@@ -132,8 +132,8 @@ def _range_page(
             page=number,
             total=total,
             day=days[0],
-            previous=(names[0], urls.view(view, names[0], suffix)),
-            following=(names[1], urls.view(view, names[1], suffix)),
+            previous=(names[0], urls.view(view, names[0], suffix)) if names[0] else None,
+            following=(names[1], urls.view(view, names[1], suffix)) if names[1] else None,
             categories=categories,
         ),
     )
@@ -158,10 +158,8 @@ def date_page(request: Request, site: SiteDep, day: str) -> Response:
 @router.get("/papers/week/{week}")
 def week_page(request: Request, site: SiteDep, week: str) -> Response:
     monday, sunday = params.parse_week(week)
-    names = (
-        params.iso_week(monday - timedelta(days=7)),
-        params.iso_week(monday + timedelta(days=7)),
-    )
+    before, after = params.shifted(monday, -7), params.shifted(monday, 7)
+    names = (params.iso_week(before) if before else None, params.iso_week(after) if after else None)
     heading = f"Week {week}: {monday:%d %b} to {sunday:%d %b %Y}"
     return _range_page(request, site, "week", week, (monday, sunday), names, heading)
 
@@ -169,8 +167,8 @@ def week_page(request: Request, site: SiteDep, week: str) -> Response:
 @router.get("/papers/month/{month}")
 def month_page(request: Request, site: SiteDep, month: str) -> Response:
     first, last = params.parse_month(month)
-    before = (first - timedelta(days=1)).strftime("%Y-%m")
-    after = (last + timedelta(days=1)).strftime("%Y-%m")
+    days = params.shifted(first, -1), params.shifted(last, 1)
+    before, after = (d.strftime("%Y-%m") if d else None for d in days)
     heading = f"{first:%B %Y}"
     return _range_page(request, site, "month", month, (first, last), (before, after), heading)
 

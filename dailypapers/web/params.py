@@ -19,7 +19,10 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CATEGORY = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
+_DIGITS = re.compile(r"^[0-9]{1,18}$")  # ASCII only: "²".isdigit() is True, int("²") fails
 TRUE = frozenset({"1", "true", "yes", "on"})
+MAX_CATEGORIES = 50
+MAX_PAGE = 100_000  # pages past the end are empty; beyond this the offset is absurd
 
 
 def parse_day(text: str, name: str = "date") -> date:
@@ -41,7 +44,7 @@ def parse_week(text: str) -> tuple[date, date]:
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise BadParameter(f"week {text!r} does not exist") from None
-    return monday, monday + timedelta(days=6)
+    return monday, shifted(monday, 6) or date.max  # 9999-W52 ends where the calendar does
 
 
 def parse_month(text: str) -> tuple[date, date]:
@@ -54,17 +57,23 @@ def parse_month(text: str) -> tuple[date, date]:
 
 
 def parse_categories(values: list[str]) -> tuple[str, ...]:
-    """Category filters from repeated or comma-separated parameters (`cs.CL,cs.LG`)."""
-    found: list[str] = []
+    """Category filters from repeated or comma-separated parameters (`cs.CL,cs.LG`), at most
+    MAX_CATEGORIES distinct ones, in the order first given.
+
+    >>> parse_categories(["cs.CL,cs.LG", "cs.CL"])
+    ('cs.CL', 'cs.LG')
+    """
+    found: dict[str, None] = {}
     for value in values:
         for part in value.split(","):
             part = part.strip()
             if not part:
                 continue
-            if not _CATEGORY.match(part) or len(part) > 40:
+            if len(part) > 40 or not _CATEGORY.match(part):
                 raise BadParameter(f"category {part[:40]!r} is not an arXiv category")
-            if part not in found:
-                found.append(part)
+            found[part] = None
+            if len(found) > MAX_CATEGORIES:
+                raise BadParameter(f"at most {MAX_CATEGORIES} categories at once")
     return tuple(found)
 
 
@@ -72,6 +81,14 @@ def iso_week(day: date) -> str:
     """date(2025, 2, 26) -> `2025-W09`."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def shifted(day: date, days: int) -> date | None:
+    """`day` moved by `days`, or None past either end of the calendar (year 1, year 9999)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def is_true(value: str | None) -> bool:
@@ -110,25 +127,33 @@ def list_filter(
 
 
 def bounded_int(value: str | None, name: str, default: int, low: int, high: int | None) -> int:
-    """An integer parameter within [low, high] (high None: no upper bound)."""
+    """An integer parameter within [low, high] (high None: MAX_PAGE, so no product of it
+    reaches past a database integer)."""
+    high = MAX_PAGE if high is None else high
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadParameter(f"{name} must be an integer, got {value[:40]!r}") from None
-    if number < low or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise BadParameter(f"{name} must be {bounds}, got {number}")
+    text = value.strip()
+    digits = text[1:] if text[:1] == "-" else text
+    if not _DIGITS.match(digits):
+        raise BadParameter(f"{name} must be an integer, got {value[:40]!r}")
+    number = int(text)
+    if not low <= number <= high:
+        raise BadParameter(f"{name} must be between {low} and {high}, got {number}")
     return number
 
 
 def page_number(request: Request) -> int:
     """`page=` of a paged list, from 1."""
     raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadParameter(f"page must be a positive integer, got {raw[:20]!r}")
+    if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadParameter(f"page must be an integer from 1 to {MAX_PAGE}, got {raw[:20]!r}")
     return int(raw)
+
+
+def optional_id(text: str) -> int | None:
+    """A row id from a form field (`parent_id`); None for empty or anything not a plain
+    number that fits a database integer."""
+    return int(text) if _DIGITS.match(text) else None
 
 
 def paper_id(raw: str) -> str:

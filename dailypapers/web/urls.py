@@ -128,3 +128,8 @@ def login(next_path: str | None = None) -> str:
 
 def static(name: str, version: str) -> str:
     return f"/static/{name}?v={version}"
+
+
+def swagger_asset(name: str) -> str:
+    """Swagger UI's files, served from the swagger-ui-bundle package."""
+    return f"/static/swagger/{name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,13 @@ from dailypapers.storage import Store, open_store
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATA = Path(__file__).parent / "data"
 DEMO = Path(__file__).resolve().parents[1] / "dailypapers" / "demo"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a real server in a test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,7 +3,6 @@ on a seeded temporary database: what a new researcher does on their first mornin
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DATA, DEMO
+from .conftest import DATA, DEMO, free_port
 from .httpfixture import PayloadServer, Reply
 
 pytestmark = pytest.mark.browser
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _hostile_json() -> bytes:
@@ -64,7 +57,7 @@ def site(tmp_path_factory):
             subprocess.run(
                 [*cli, "ingest", "hf-daily", str(source)], env=env, capture_output=True, timeout=120
             )
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [*cli, "serve", "--port", str(port)],
             env=env,

@@ -1,7 +1,6 @@
 """The real huggingface_hub client against a real `dailypapers serve` process."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 from huggingface_hub.utils import get_session
 
-from .conftest import DATA
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .conftest import DATA, free_port
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def server(tmp_path_factory):
         capture_output=True,
         timeout=120,
     )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*cli, "serve", "--port", str(port)],
         env=env,

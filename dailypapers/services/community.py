@@ -67,12 +67,12 @@ def submit(
         paper = get_paper(conn, arxiv_id)
     if paper is not None and paper.daily is not None and not paper.daily["removed"]:
         return arxiv_id, False
-    # The quota is checked before arXiv is asked: over it, nothing is fetched or imported.
-    # (It is checked again when listing, in the same transaction as the insert.)
-    with store.connect() as conn:
-        if submissions_on(conn, user.id, today) >= config.submissions_per_day:
-            raise TooMany(f"You can submit {config.submissions_per_day} papers a day.")
     if paper is None:
+        # Over the quota, arXiv is not asked and nothing is imported. (The quota is checked
+        # again when listing, in the same transaction as the insert.)
+        with store.connect() as conn:
+            if submissions_on(conn, user.id, today) >= config.submissions_per_day:
+                raise TooMany(f"You can submit {config.submissions_per_day} papers a day.")
         report = fetch_papers(store, config, [arxiv_id], interactive=True)
         if report.error:
             raise Unavailable(f"Could not reach arXiv to fetch {arxiv_id}; try again later.")

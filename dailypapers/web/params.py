@@ -129,7 +129,6 @@ def list_filter(
 def bounded_int(value: str | None, name: str, default: int, low: int, high: int | None) -> int:
     """An integer parameter within [low, high] (high None: MAX_PAGE, so no product of it
     reaches past a database integer)."""
-    high = MAX_PAGE if high is None else high
     if value is None:
         return default
     text = value.strip()
@@ -137,8 +136,12 @@ def bounded_int(value: str | None, name: str, default: int, low: int, high: int 
     if not _DIGITS.match(digits):
         raise BadParameter(f"{name} must be an integer, got {value[:40]!r}")
     number = int(text)
-    if not low <= number <= high:
+    if high is not None and not low <= number <= high:
         raise BadParameter(f"{name} must be between {low} and {high}, got {number}")
+    if number < low:
+        raise BadParameter(f"{name} must be at least {low}, got {number}")
+    if number > MAX_PAGE:
+        raise BadParameter(f"{name} must be at most {MAX_PAGE}, got {number}")
     return number
 
 
@@ -146,7 +149,7 @@ def page_number(request: Request) -> int:
     """`page=` of a paged list, from 1."""
     raw = request.query_params.get("page", "1")
     if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise BadParameter(f"page must be an integer from 1 to {MAX_PAGE}, got {raw[:20]!r}")
+        raise BadParameter(f"page must be a positive integer up to {MAX_PAGE}, got {raw[:20]!r}")
     return int(raw)
 
 

@@ -201,3 +201,18 @@ def test_phone_and_dark_screenshots(site, browser):
     page.goto(site + "/papers/2407.13168")
     shoot(page, "paper-phone-dark")
     phone.close()
+
+
+def test_api_docs_render_from_this_site_under_the_csp(site, browser):
+    """Swagger UI comes from the swagger-ui-bundle package (no CDN), reads the site's OpenAPI
+    3.1 document and runs under the Content-Security-Policy: no violation, every operation."""
+    page = browser.new_context().new_page()
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site) else None)
+    page.goto(site + "/api/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    assert page.locator(".opblock-summary-path", has_text="/api/daily_papers").count() == 1
+    assert refused == [] and outside == []
+    shoot(page, "api-docs")

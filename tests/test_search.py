@@ -15,7 +15,7 @@ from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.ingest.demo import load_demo
 from dailypapers.search.backends import FullText
 from dailypapers.search.keyword import KeywordIndex, build_query_text
-from dailypapers.storage.papers import write_papers
+from dailypapers.storage.papers import get_paper, write_papers
 
 
 def test_query_language():
@@ -288,3 +288,35 @@ def test_an_index_left_from_another_catalog_is_rebuilt(tmp_path):
     assert ids(keyword, "same-sign dilepton") == []
     assert ids(keyword, "sourdough") == ["2401.00042"]
     new.close()
+
+
+def test_a_page_filter_alone_searches_and_the_stand_in_honours_filters(store, tmp_path):
+    """`/search?q=&category=cs.SE` lists that category (the filter is the search), and before
+    any index exists the substring stand-in keeps cat:/year:/author: instead of dropping them."""
+    from fastapi.testclient import TestClient
+    from lxml import html
+
+    from dailypapers.config import load_config
+    from dailypapers.web.app import create_app
+
+    load_demo(store)
+    config = load_config(
+        environ={"DAILYPAPERS_DATA_DIR": str(tmp_path), "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    )
+    with TestClient(create_app(config, store)) as client:
+        if store.dialect == "sqlite":  # no index of any kind: the substring stand-in
+            found = client.get("/api/papers/search", params={"q": "quantum year:2010-2012"})
+            with store.connect() as conn:
+                papers = [get_paper(conn, h["paper"]["id"]) for h in found.json()]
+            assert papers and all(2010 <= p.published_at.year <= 2012 for p in papers)
+            by_author = client.get("/api/papers/search", params={"q": "author:Perelstein"})
+            assert [h["paper"]["id"] for h in by_author.json()] == ["1302.2146"]
+        KeywordIndex.for_data_dir(tmp_path).rebuild(store)
+        tree = html.fromstring(client.get("/search", params={"q": "", "category": "hep-ph"}).text)
+        listed = tree.xpath("//article[contains(@class,'result')]/@id")
+        assert listed and 'Words, "exact phrases"' not in tree.text_content()
+        with store.connect() as conn:
+            for item in listed:
+                assert "hep-ph" in get_paper(conn, item.removeprefix("paper-")).categories
+        empty = client.get("/search", params={"q": "", "has_code": "1"})
+        assert 'Words, "exact phrases"' in empty.text  # code alone is not a search

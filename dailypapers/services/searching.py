@@ -35,11 +35,13 @@ class Found:
 
 @dataclass
 class Results:
-    """What a search found, best first. `indexed` is False while no index of any kind exists
-    (the results then come from the substring search)."""
+    """What a search found, best first. `searched` is False when the query and the page's
+    filter asked for nothing; `indexed` is False while no index of any kind exists (the
+    results then come from the substring search)."""
 
     query: ParsedQuery
     found: list[Found] = field(default_factory=list)
+    searched: bool = True
     indexed: bool = True
 
 
@@ -83,9 +85,12 @@ class Searcher:
         first, at most `limit`. An id or URL gives that paper alone (if the catalog has it)."""
         query = parse_query(text) if isinstance(text, str) else text
         results = Results(query)
+        wanted = query.filter(where)
         if query.paper_id:
             ids = [query.paper_id]
-        elif query.empty:
+        elif query.empty and not (wanted.categories or wanted.years):
+            # Nothing asked (a code-only filter is not a search: it would list the catalog).
+            results.searched = False
             ids = []
         else:
             keyword = self.keyword()
@@ -104,9 +109,9 @@ class Searcher:
             ids = [hit.arxiv_id for hit in hits]
             if not ids and keyword is None:  # no index of any kind yet
                 results.indexed = False
-                terms = [*query.words, *(w for phrase in query.phrases for w in phrase)]
+                terms = [*query.words, *(w for p in query.phrases for w in p), *query.authors]
                 with self.store.connect() as conn:
-                    ids = find_papers_containing(conn, terms[:SUBSTRING_TERMS], limit)
+                    ids = find_papers_containing(conn, terms[:SUBSTRING_TERMS], wanted, limit)
         results.found = self._found(ids)
         return results
 

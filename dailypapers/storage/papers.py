@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from ..domain.merge import CONTENT_FIELDS, fold_batch, merge_rows, naive_utc
-from ..domain.papers import Paper
+from ..domain.papers import Paper, PaperFilter
 from ..domain.records import DailyEntry, PaperRecord, VersionRecord
+from .filters import paper_conditions
 from .schema import daily_submissions, paper_categories, paper_versions, papers
 
 _JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
@@ -325,11 +326,14 @@ def paper_exists(conn: Connection, arxiv_id: str) -> bool:
     )
 
 
-def find_papers_containing(conn: Connection, terms: Sequence[str], limit: int) -> list[str]:
-    """Papers whose title, abstract or authors contain every term (case-insensitive), titles
-    matching first, then papers on the daily list, then newest. A plain substring search that
-    stands in until the search index exists; it reads at most `limit` rows."""
-    if not terms:
+def find_papers_containing(
+    conn: Connection, terms: Sequence[str], where: PaperFilter, limit: int
+) -> list[str]:
+    """Papers passing `where` whose title, abstract or authors contain every term
+    (case-insensitive), titles matching first, then papers on the daily list, then newest. A
+    plain substring search that stands in until the search index exists; it reads at most
+    `limit` rows. No terms and an empty filter find nothing."""
+    if not terms and not where:
         return []
     conditions = []
     title_hits = []
@@ -346,9 +350,9 @@ def find_papers_containing(conn: Connection, terms: Sequence[str], limit: int) -
     query = (
         sa.select(papers.c.arxiv_id)
         .select_from(papers.outerjoin(daily_submissions))
-        .where(papers.c.hidden.is_(False), *conditions)
+        .where(papers.c.hidden.is_(False), *conditions, *paper_conditions(where))
         .order_by(
-            sum(title_hits[1:], title_hits[0]).desc(),
+            sum(title_hits, sa.literal(0)).desc(),
             (daily_submissions.c.upvotes + daily_submissions.c.vote_count).desc().nulls_last(),
             papers.c.published_at.desc().nulls_last(),
             papers.c.arxiv_id,

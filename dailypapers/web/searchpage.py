@@ -63,7 +63,7 @@ def search_page(request: Request, site: SiteDep) -> Response:
             "words": words,
             "has_code": where.has_code,
             "categories": list(where.categories),
-            "searched": not query.empty,
+            "searched": results.searched,
         },
     )
 

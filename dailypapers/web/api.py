@@ -298,7 +298,16 @@ def api_comment(request: Request, site: SiteDep, paper_id: PaperId, body: BodyDe
     openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The reply"),
 )
 def api_reply(
-    request: Request, site: SiteDep, paper_id: PaperId, comment_id: int, body: BodyDep
+    request: Request,
+    site: SiteDep,
+    paper_id: PaperId,
+    comment_id: Annotated[
+        int,
+        # The bounds of the id column (PostgreSQL's integer): past them the database would
+        # fail on the lookup (a 500); FastAPI answers 400 instead, through the app's handler.
+        Path(ge=1, le=2**31 - 1, description="The comment replied to (its `id`)"),
+    ],
+    body: BodyDep,
 ) -> JSONResponse:
     return _comment(request, site, paper_id, comment_id, body)
 
@@ -364,7 +373,7 @@ def _visible_paper(site: SiteDep, arxiv_id: str) -> Paper:
 
 def _json_field(raw: bytes, name: str, malformed: str) -> str:
     """A string field of a JSON body; 400 naming it when the body or the field is wrong
-    (nesting too deep for the parser included)."""
+    (nesting too deep for the parser, or text with lone surrogates, included)."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -372,4 +381,10 @@ def _json_field(raw: bytes, name: str, malformed: str) -> str:
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, str):
         raise BadParameter(f"{name} is required")
+    try:
+        # JSON's `\ud800` escapes decode to lone surrogates, which neither the Markdown
+        # renderer nor a UTF-8 database can take (a 500 further on).
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadParameter(f"{name} is not valid Unicode text") from None
     return value

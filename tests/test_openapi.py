@@ -228,6 +228,22 @@ def test_daily_papers_edges_answer_as_documented(api_schema, query):
     case.call_and_validate(checks=CHECKS)
 
 
+# A version number longer than int() reads (4300 digits), and an id in other digits.
+PAPER_EDGES = [
+    "2301.12345v" + "9" * 4301,
+    "\u0662\u0663\u0660\u0661.\u0661\u0662\u0663\u0664\u0665",
+]
+
+
+@pytest.mark.parametrize(
+    "label", [x for x in STATUSES if x.startswith("GET ") and "{paper_id}" in x]
+)
+@pytest.mark.parametrize("paper_id", PAPER_EDGES, ids=["long-version", "arabic-indic-digits"])
+def test_paper_id_edges_answer_as_documented(api_schema, label, paper_id):
+    operation = api_schema.find_operation_by_label(label)
+    operation.Case(path_parameters={"paper_id": paper_id}).call_and_validate(checks=CHECKS)
+
+
 @pytest.mark.parametrize(
     ("comment_id", "status"), [(2**31 - 1, 404), (2**31, 400), (2**64, 400), (0, 400)]
 )

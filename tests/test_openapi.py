@@ -33,6 +33,7 @@ from .conftest import DATA, DEMO, fresh_pg_database
 from .httpfixture import PayloadServer, Reply
 
 PASSWORD = "a long enough password"
+DOCS = DATA.parents[1] / "docs"
 EMPTY_FEED = (DEMO / "api" / "2026_id_list_0000.0000_zero-results.xml").read_bytes()
 
 # Every status each operation can send, read from the code (web/api.py, web/auth.py and the
@@ -320,3 +321,10 @@ def test_bad_comment_bodies_are_400_as_documented(api_schema, callers, body, mes
         checks=CHECKS, headers={**headers, "Content-Type": "application/json"}, cookies=cookies
     )
     assert response.status_code == 400 and response.json() == {"error": message}
+
+
+def test_docs_api_md_lists_every_operation(app):
+    statuses = (DOCS / "api.md").read_text().split("## Statuses")[1].split("\n## ")[0]
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            assert f"`{method.upper()} {path.replace('{paper_id}', '{id}')}`" in statuses

@@ -218,6 +218,7 @@ EDGES = [
     {"date": "0001-01-01"},
     {"p": "\u00b2"},
     {"limit": "\u0661"},
+    {"submitter": "a\x00b"},  # PostgreSQL text cannot hold NUL
 ]
 
 
@@ -243,6 +244,17 @@ PAPER_EDGES = [
 def test_paper_id_edges_answer_as_documented(api_schema, label, paper_id):
     operation = api_schema.find_operation_by_label(label)
     operation.Case(path_parameters={"paper_id": paper_id}).call_and_validate(checks=CHECKS)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "x" * 100_000], ids=["nul", "long"])
+def test_comment_edges_answer_as_documented(api_schema, callers, text):
+    cookies, headers = callers["signed_in"]
+    case = api_schema.find_operation_by_label("POST /api/papers/{paper_id}/comment").Case(
+        path_parameters={"paper_id": "2407.13168"},
+        body={"comment": text},
+        media_type="application/json",
+    )
+    case.call_and_validate(checks=CHECKS, headers=headers, cookies=cookies)
 
 
 @pytest.mark.parametrize(

@@ -293,7 +293,10 @@ def api_comment(request: Request, site: SiteDep, paper_id: PaperId, body: BodyDe
         429,
         ok_status=201,
         ok_description="Posted",
-        why=COMMENT_ERRORS,
+        why={
+            **COMMENT_ERRORS,
+            400: COMMENT_ERRORS[400] + "; or comment_id is not an integer from 1 to 2^31-1",
+        },
     ),
     openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The reply"),
 )

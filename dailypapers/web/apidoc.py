@@ -37,7 +37,7 @@ def timestamp(description: str) -> Any:
 
 class _Shape(BaseModel):
     # Every key we send is described here, so the tests notice one that is not.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorBody(_Shape):
@@ -215,7 +215,6 @@ ERRORS: dict[int, str] = {
     401: "Not signed in: the session has a CSRF token but no account",
     403: "The X-CSRF-Token header does not match the session's token (or there is no session)",
     404: "No such paper",
-    409: "The write conflicts with what is stored",
     429: "Too many attempts: the message says when to try again",
     502: "arXiv did not answer while fetching the paper",
 }

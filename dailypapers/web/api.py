@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..domain.errors import BadParameter, NotFound
@@ -23,29 +23,73 @@ from ..services.daily import trending
 from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
-from . import params
+from . import apidoc, params
+from .apidoc import responses
 from .auth import BodyDep, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
 from .site import SiteDep
 
 router = APIRouter()
 
+PaperId = Annotated[
+    str,
+    Path(
+        description="An arXiv id in any form (2407.13168, hep-th/9901001, arXiv:2301.12345v2) or "
+        "an arXiv URL; one that cannot be an id is simply not found",
+        examples=["2407.13168"],
+    ),
+]
 
-@router.get("/api/daily_papers", summary="Daily papers (Hugging Face compatible)")
+
+# Every route documents what it can answer (web/apidoc.py): FastAPI would otherwise list a 422
+# that is never sent. Parameters parsed by web/params.py arrive as strings; their documented
+# schema (apidoc.integer, ...) says what they must hold.
+
+
+@router.get(
+    "/api/daily_papers",
+    summary="Daily papers (Hugging Face compatible)",
+    responses=responses(list[apidoc.DailyItem], 400),
+)
 def api_daily_papers(
     request: Request,
     site: SiteDep,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD: papers listed that day")] = None,
-    week: Annotated[str | None, Query(description="ISO week YYYY-Www")] = None,
-    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
-    submitter: Annotated[str | None, Query(description="Only this submitter's papers")] = None,
-    sort: Annotated[str | None, Query(description="publishedAt (default) or trending")] = None,
-    p: Annotated[str | None, Query(description="Page number, from 0")] = None,
-    limit: Annotated[str | None, Query(description="1-100, default 50")] = None,
-    category: Annotated[
-        list[str] | None, Query(description="Only these primary or cross-list categories")
+    date: Annotated[
+        str | None,
+        apidoc.string(format="date"),
+        Query(description="YYYY-MM-DD: papers listed that day (at most one of date, week, month)"),
     ] = None,
-    has_code: Annotated[str | None, Query(description="1: only papers with code")] = None,
+    week: Annotated[
+        str | None, apidoc.string(pattern=r"^\d{4}-W\d{2}$"), Query(description="ISO week YYYY-Www")
+    ] = None,
+    month: Annotated[
+        str | None, apidoc.string(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"), Query(description="YYYY-MM")
+    ] = None,
+    submitter: Annotated[
+        str | None, apidoc.string(), Query(description="Only this submitter's papers")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        apidoc.string(enum=["publishedAt", "trending"]),
+        Query(description="publishedAt (default) or trending"),
+    ] = None,
+    p: Annotated[
+        str | None, apidoc.integer(0), Query(description="Page number from 0, default 0")
+    ] = None,
+    limit: Annotated[
+        str | None, apidoc.integer(1, 100), Query(description="Papers per page, default 50")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        apidoc.strings(),
+        Query(
+            description="Only these primary or cross-list categories (cs.CL); repeated or "
+            "comma-separated"
+        ),
+    ] = None,
+    has_code: Annotated[
+        str | None, apidoc.string(), Query(description="1, true, yes or on: only papers with code")
+    ] = None,
 ) -> JSONResponse:
     """Papers on the daily list, newest day first and most upvoted first within a day;
     `sort=trending` orders the trending window by score. A page past the end is `[]`.
@@ -65,11 +109,26 @@ def api_daily_papers(
     return JSONResponse([hf_daily_item(item, item.comments) for item in items])
 
 
-@router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
+@router.get(
+    "/api/papers/search",
+    summary="Search papers (Hugging Face compatible)",
+    response_model=None,
+    responses=responses(
+        list[apidoc.SearchHit], 400, why={400: "`q` missing or blank, or a bad `limit`"}
+    ),
+    # Required, but checked here rather than by FastAPI: a missing `q` is our 400, never a 422.
+    openapi_extra=apidoc.required_query(
+        "q",
+        "Words to find (at least one non-space character); past 250 characters the rest is ignored",
+        {"type": "string"},
+    ),
+)
 def api_search(
     site: SiteDep,
-    q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
-    limit: Annotated[str | None, Query(description="1-120, default 120")] = None,
+    q: Annotated[str | None, Query(include_in_schema=False)] = None,
+    limit: Annotated[
+        str | None, apidoc.integer(1, 120), Query(description="Hits to return, default 120")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Hybrid search: keyword (BM25, title weighted highest) and semantic (all-MiniLM-L6-v2)
     rankings fused, in the query language of docs/search.md; an arXiv id or URL returns that
@@ -81,7 +140,28 @@ def api_search(
     return [hf_search_hit(f.paper, f.entry, f.comments) for f in results.found]
 
 
-@router.post("/api/papers/submit", summary="Submit a paper to today's daily list")
+@router.post(
+    "/api/papers/submit",
+    summary="Submit a paper to today's daily list (session + CSRF)",
+    responses=responses(
+        apidoc.Submission,
+        400,
+        401,
+        403,
+        404,
+        429,
+        502,
+        ok_description="The paper was already on the daily list (`alreadyListed`)",
+        also={201: (apidoc.Submission, "Listed today")},
+        why={
+            400: 'The body is not `{"paper_id": "..."}`, the text is not an arXiv id, or '
+            "the paper is too old to submit",
+            404: "arXiv has no such paper",
+            429: "Over the submissions allowed a day, or too many attempts",
+        },
+    ),
+    openapi_extra=apidoc.json_body(apidoc.SubmitRequest, "The paper to list"),
+)
 def api_submit(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
     """Body `{"paper_id": "2301.12345"}` (any id or arXiv URL). 201 when listed, 200 with
     `"alreadyListed": true` when it already was."""
@@ -96,11 +176,17 @@ def api_submit(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
     )
 
 
-@router.get("/api/papers/{paper_id:path}/similar", summary="Papers similar to a paper")
+@router.get(
+    "/api/papers/{paper_id:path}/similar",
+    summary="Papers similar to a paper",
+    responses=responses(list[apidoc.SimilarPaper], 400, 404, why={400: "A bad `limit`"}),
+)
 def api_similar(
     site: SiteDep,
-    paper_id: str,
-    limit: Annotated[str | None, Query(description="1-50, default 10")] = None,
+    paper_id: PaperId,
+    limit: Annotated[
+        str | None, apidoc.integer(1, 50), Query(description="Papers to return, default 10")
+    ] = None,
 ) -> JSONResponse:
     """The nearest papers by meaning (all-MiniLM-L6-v2 embeddings of title and abstract),
     closest first, each a search-hit-shaped item plus `similarity` (cosine). The paper itself
@@ -116,14 +202,30 @@ def api_similar(
     return JSONResponse(items)
 
 
-@router.post("/api/papers/{paper_id:path}/upvote", summary="Upvote a paper (session + CSRF)")
-def api_upvote(request: Request, site: SiteDep, paper_id: str, _: BodyDep) -> dict[str, Any]:
+VOTE_ERRORS = {
+    404: "No such paper, or it is not on the daily list",
+    429: "Too many votes: the message says when to try again",
+}
+
+
+@router.post(
+    "/api/papers/{paper_id:path}/upvote",
+    summary="Upvote a paper (session + CSRF)",
+    response_model=None,
+    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS),
+)
+def api_upvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -> dict[str, Any]:
     """Idempotent: upvoting twice leaves one vote. Returns the new count."""
     return _vote(request, site, paper_id, True)
 
 
-@router.delete("/api/papers/{paper_id:path}/upvote", summary="Take an upvote back")
-def api_unvote(request: Request, site: SiteDep, paper_id: str, _: BodyDep) -> dict[str, Any]:
+@router.delete(
+    "/api/papers/{paper_id:path}/upvote",
+    summary="Take an upvote back (session + CSRF)",
+    response_model=None,
+    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS),
+)
+def api_unvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -> dict[str, Any]:
     return _vote(request, site, paper_id, False)
 
 
@@ -135,8 +237,13 @@ def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str
     return {"id": arxiv_id, "upvotes": count, "voted": voted}
 
 
-@router.get("/api/papers/{paper_id:path}/comments", summary="A paper's comment thread")
-def api_comments(site: SiteDep, paper_id: str) -> list[dict[str, Any]]:
+@router.get(
+    "/api/papers/{paper_id:path}/comments",
+    summary="A paper's comment thread",
+    response_model=None,
+    responses=responses(list[apidoc.Comment], 404),
+)
+def api_comments(site: SiteDep, paper_id: PaperId) -> list[dict[str, Any]]:
     arxiv_id = params.paper_id(paper_id)
     with site.store.connect() as conn:
         if not paper_exists(conn, arxiv_id):
@@ -144,15 +251,66 @@ def api_comments(site: SiteDep, paper_id: str) -> list[dict[str, Any]]:
         return [comment_json(c) for c in thread(conn, arxiv_id)]
 
 
-@router.post("/api/papers/{paper_id:path}/comment", summary="Comment on a paper (Markdown)")
-def api_comment(request: Request, site: SiteDep, paper_id: str, body: BodyDep) -> JSONResponse:
+COMMENT_ERRORS = {
+    400: 'The body is not `{"comment": "..."}`, or the comment is blank or too long',
+    404: "No such paper, or the comment replied to is gone",
+    429: "Too many comments: the message says when to try again",
+}
+
+
+@router.post(
+    "/api/papers/{paper_id:path}/comment",
+    status_code=201,  # documentation only: the route returns its own response
+    summary="Comment on a paper (Markdown; session + CSRF)",
+    responses=responses(
+        apidoc.NewMessage,
+        400,
+        401,
+        403,
+        404,
+        429,
+        ok_status=201,
+        ok_description="Posted",
+        why=COMMENT_ERRORS,
+    ),
+    openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The comment"),
+)
+def api_comment(request: Request, site: SiteDep, paper_id: PaperId, body: BodyDep) -> JSONResponse:
     """Body `{"comment": "Markdown"}`; answers `{"newMessage": {...}}` like Hugging Face."""
     return _comment(request, site, paper_id, None, body)
 
 
-@router.post("/api/papers/{paper_id:path}/comment/{comment_id}/reply", summary="Reply to a comment")
+@router.post(
+    "/api/papers/{paper_id:path}/comment/{comment_id}/reply",
+    status_code=201,  # documentation only: the route returns its own response
+    summary="Reply to a comment (session + CSRF)",
+    responses=responses(
+        apidoc.NewMessage,
+        400,
+        401,
+        403,
+        404,
+        429,
+        ok_status=201,
+        ok_description="Posted",
+        why={
+            **COMMENT_ERRORS,
+            400: COMMENT_ERRORS[400] + "; or comment_id is not an integer from 1 to 2^31-1",
+        },
+    ),
+    openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The reply"),
+)
 def api_reply(
-    request: Request, site: SiteDep, paper_id: str, comment_id: int, body: BodyDep
+    request: Request,
+    site: SiteDep,
+    paper_id: PaperId,
+    comment_id: Annotated[
+        int,
+        # The bounds of the id column (PostgreSQL's integer): past them the database would
+        # fail on the lookup (a 500); FastAPI answers 400 instead, through the app's handler.
+        Path(ge=1, le=2**31 - 1, description="The comment replied to (its `id`)"),
+    ],
+    body: BodyDep,
 ) -> JSONResponse:
     return _comment(request, site, paper_id, comment_id, body)
 
@@ -168,8 +326,13 @@ def _comment(
     return JSONResponse({"newMessage": comment_json(comment)}, status_code=201)
 
 
-@router.get("/api/papers/{paper_id:path}", summary="One paper (Hugging Face compatible)")
-def api_paper(site: SiteDep, paper_id: str) -> dict[str, Any]:
+@router.get(
+    "/api/papers/{paper_id:path}",
+    summary="One paper (Hugging Face compatible)",
+    response_model=None,
+    responses=responses(apidoc.PaperDetail, 404),
+)
+def api_paper(site: SiteDep, paper_id: PaperId) -> dict[str, Any]:
     """The paper as a flat object, with its (empty) linked model, dataset and space lists."""
     arxiv_id = params.paper_id(paper_id)
     paper = _visible_paper(site, arxiv_id)
@@ -188,8 +351,13 @@ def api_paper(site: SiteDep, paper_id: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/api/arxiv/{paper_id:path}/repos", summary="Repositories citing a paper")
-def api_repos(site: SiteDep, paper_id: str) -> dict[str, list[Any]]:
+@router.get(
+    "/api/arxiv/{paper_id:path}/repos",
+    summary="Repositories citing a paper",
+    response_model=None,
+    responses=responses(apidoc.Repos, 404),
+)
+def api_repos(site: SiteDep, paper_id: PaperId) -> dict[str, list[Any]]:
     """Hub repositories linked to the paper: this site hosts none, so the lists are empty."""
     arxiv_id = params.paper_id(paper_id)
     with site.store.connect() as conn:
@@ -208,7 +376,7 @@ def _visible_paper(site: SiteDep, arxiv_id: str) -> Paper:
 
 def _json_field(raw: bytes, name: str, malformed: str) -> str:
     """A string field of a JSON body; 400 naming it when the body or the field is wrong
-    (nesting too deep for the parser included)."""
+    (nesting too deep for the parser, or text with lone surrogates, included)."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -216,4 +384,10 @@ def _json_field(raw: bytes, name: str, malformed: str) -> str:
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, str):
         raise BadParameter(f"{name} is required")
+    try:
+        # JSON's `\ud800` escapes decode to lone surrogates, which neither the Markdown
+        # renderer nor a UTF-8 database can take (a 500 further on).
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadParameter(f"{name} is not valid Unicode text") from None
     return value

@@ -4,6 +4,8 @@ attributes, so nothing a commenter types can run in a reader's browser."""
 
 from __future__ import annotations
 
+import re
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -34,8 +36,17 @@ class InvalidComment(BadParameter):
     """Empty or too long; the message says which."""
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check_comment(text: str) -> str:
-    body = text.replace("\r\n", "\n").strip()
+    r"""The comment as stored: newlines normalised, control characters (NUL among them, which
+    PostgreSQL text cannot hold) dropped, trimmed; InvalidComment when empty or too long.
+
+    >>> check_comment("  Nice\x00 work\r\n")
+    'Nice work'
+    """
+    body = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
     if not body:
         raise InvalidComment("A comment cannot be empty")
     if len(body) > MAX_COMMENT:

@@ -63,8 +63,12 @@ _PREFIXES = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
-_NEW = re.compile(r"^(\d{2})(\d{2})\.(\d{4,5})(?:[vV](\d+))?$")
-_OLD = re.compile(r"^([a-z][a-z-]*)(?:\.[A-Za-z-]{2,})?/(\d{2})(\d{2})(\d{3})(?:[vV](\d+))?$")
+# ASCII digits only (`\d` would take any script's digits), versions up to 9999 (a longer one
+# is not an arXiv version, and Python refuses to read numbers past 4,300 digits).
+_NEW = re.compile(r"^(\d{2})(\d{2})\.(\d{4,5})(?:[vV](\d{1,4}))?$", re.ASCII)
+_OLD = re.compile(
+    r"^([a-z][a-z-]*)(?:\.[A-Za-z-]{2,})?/(\d{2})(\d{2})(\d{3})(?:[vV](\d{1,4}))?$", re.ASCII
+)
 _LOCAL = re.compile(r"^local-[0-9a-f]{12}$")
 
 

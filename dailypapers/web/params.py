@@ -19,6 +19,9 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CATEGORY = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
+# What a username may hold (and more: imported submitters are slugs of any length); never a
+# NUL, which PostgreSQL text cannot carry.
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")  # ASCII only: "²".isdigit() is True, int("²") fails
 TRUE = frozenset({"1", "true", "yes", "on"})
 MAX_CATEGORIES = 50
@@ -113,6 +116,8 @@ def list_filter(
     submitter: str | None = None,
 ) -> ListFilter:
     """The days (at most one of date, week, month), papers and submitter a list asks for."""
+    if submitter is not None and not _USERNAME.match(submitter):
+        raise BadParameter(f"submitter {submitter[:40]!r} is not a username")
     given = [name for name, value in (("date", date), ("week", week), ("month", month)) if value]
     if len(given) > 1:
         raise BadParameter(f"give only one of date, week and month (got {', '.join(given)})")

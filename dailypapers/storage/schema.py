@@ -194,6 +194,17 @@ paper_vectors = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# Rate-limit counts (storage/limits.py): one row per key and fixed window, `window_start` in
+# Unix seconds. UNLOGGED on PostgreSQL (migration 0006): counts lost in a crash do no harm.
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)
 sa.Index(

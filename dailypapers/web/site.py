@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from ..config import Config
-from ..ratelimit import RateLimiter
+from ..ratelimit import Limiter, RateLimiter
 from ..services.indexing import BackgroundIndexer
+from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store
 
@@ -24,10 +25,18 @@ class Site:
     config: Config
     store: Store
     searcher: Searcher
-    limiter: RateLimiter
+    limiter: Limiter
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     indexer: BackgroundIndexer | None = None
+
+    def __post_init__(self) -> None:
+        # Limits count in the database so all workers share them (services/limits.py), on
+        # the site's clock (read at each hit: tests that set `site.clock` move it too).
+        # create_app (web/app.py) still hands in the per-process RateLimiter; until it builds
+        # a StoreLimiter itself, this puts one in its place.
+        if isinstance(self.limiter, RateLimiter):
+            self.limiter = StoreLimiter(self.store, clock=lambda: self.clock().timestamp())
 
     def today(self) -> date:
         return self.clock().date()

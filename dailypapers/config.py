@@ -174,7 +174,14 @@ class Config:
         "Only papers first published this many days ago or less can be submitted",
     )
     submissions_per_day: int = setting(5, _positive_int, "Submissions one account may make per day")
-    rate_login: str = setting("10/minute", _rate, "Login attempts per address and per account")
+    rate_login: str = setting(
+        "10/minute",
+        _rate,
+        "Login attempts per address (over it: 429) and per account (over it: slowed, not refused)",
+    )
+    login_delay_seconds: float = setting(
+        2.0, _positive_float, "Wait added to each login attempt over the account's budget"
+    )
     rate_signup: str = setting("5/hour", _rate, "Sign-ups per address")
     rate_vote: str = setting("120/minute", _rate, "Votes per account and per address")
     rate_submit: str = setting("20/hour", _rate, "Submissions per account and per address")

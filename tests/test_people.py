@@ -3,6 +3,7 @@ SQLite and PostgreSQL."""
 
 import re
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -380,6 +381,50 @@ def test_login_is_rate_limited(store):
     assert statuses == [400, 400, 400, 429]
     limited = client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
     assert "Too many attempts (3/minute)" in limited.text
+
+
+def login_from(app, address, login, password):
+    """One login attempt from `address`; returns (status, seconds it took)."""
+    client = TestClient(app, client=(address, 50000))
+    form = csrf_of(client.get("/login"))
+    start = time.perf_counter()
+    response = client.post(
+        "/login",
+        data={"csrf_token": form, "login": login, "password": password},
+        follow_redirects=False,
+    )
+    return response.status_code, time.perf_counter() - start
+
+
+def test_strangers_cannot_lock_the_owner_out(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    with store.begin() as conn:
+        create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
+    # Wrong passwords from many addresses, by username and by email: one budget, the account's.
+    for n, login in enumerate(["ada", "ADA@example.org", "Ada", "ada@example.org", "ada"]):
+        status, _ = login_from(app, f"10.0.0.{n}", login, "wrong password!")
+        assert status == 400
+    status, took = login_from(app, "192.0.2.7", "ada", PASSWORD)
+    assert status == 303  # the owner still gets in, only slowed
+    assert took >= 0.5
+
+
+def test_the_account_budget_is_one_for_username_and_email(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    with store.begin() as conn:
+        create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
+    timings = [
+        login_from(app, f"10.0.1.{n}", login, "wrong password!")[1]
+        for n, login in enumerate(["ada", "ada@example.org", "ada", "ada@example.org"])
+    ]
+    assert max(timings[:3]) < 0.5 <= timings[3]
+
+
+def test_unknown_logins_are_slowed_the_same_way(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    results = [login_from(app, f"10.0.2.{n}", "Nobody", "wrong password!") for n in range(4)]
+    assert [status for status, _ in results] == [400, 400, 400, 400]
+    assert max(took for _, took in results[:3]) < 0.5 <= results[3][1]
 
 
 def test_cli_creates_an_admin(tmp_path):

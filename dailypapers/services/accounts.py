@@ -3,6 +3,8 @@ password. The rules for names and passwords and the hashing are domain/accounts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..domain.accounts import (
     check_email,
     check_password,
@@ -31,12 +33,25 @@ def register(
         return create_user(conn, username, email, hash_password(password), is_admin=is_admin)
 
 
-def authenticate(store: Store, login: str, password: str) -> User | None:
+def authenticate(
+    store: Store,
+    login: str,
+    password: str,
+    *,
+    budget: Callable[[str], None] | None = None,
+) -> User | None:
     """The enabled account with this username or email and password, else None. Takes as
-    long whether or not the account exists, so timing does not reveal who has one."""
+    long whether or not the account exists, so timing does not reveal who has one.
+
+    `budget`, when given, is called once before the password is checked with the key the
+    attempt counts against: `account:<id>` for an account, whichever of its username or email
+    was typed, else `name:<the login, lowercased>`; it may wait (the web slows attempts over
+    an account's budget) or raise."""
     login = login.strip()[:MAX_LOGIN]
     with store.connect() as conn:
         user = find_user(conn, login) if login else None
+    if budget is not None:
+        budget(f"account:{user.id}" if user is not None else f"name:{login.lower()}")
     ok = verify_password(user.password_hash if user else None, password[:MAX_PASSWORD_INPUT])
     if not ok or user is None or user.disabled:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from ..ratelimit import parse_rate
 from ..services import accounts
 from ..storage.users import get_user
 from . import urls
-from .site import site_of
+from .site import Site, site_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -187,15 +188,28 @@ def login_form(request: Request) -> Response:
     return _form_page(request, "login.html", values={"next": request.query_params.get("next")})
 
 
+def _slow_down_over_budget(site: Site, key: str) -> None:
+    """The per-account login budget: over it, an attempt waits `login_delay_seconds` and then
+    goes on. Refusing instead would let anyone lock an owner out by typing wrong passwords
+    for their name; the hard 429 is per address (`limit(request, "login")`). Unknown logins
+    count and wait the same way, so neither answer nor timing tells who has an account."""
+    if site.limiter.hit(key, parse_rate(site.config.rate_login)) is not None:
+        # In the worker thread (this handler runs in the thread pool): the event loop and
+        # the other requests go on meanwhile.
+        time.sleep(site.config.login_delay_seconds)
+
+
 @router.post("/login")
 def login(request: Request, form: FormDep) -> Response:
     login_name = str(form.get("login", "")).strip()[:254]
     limit(request, "login")
-    # Per-account limit too, whether or not the account exists (no enumeration).
     site = site_of(request)
-    if site.limiter.hit(f"login:name:{login_name.lower()}", parse_rate(site.config.rate_login)):
-        raise TooMany("Too many attempts for this account; try again later.")
-    user = accounts.authenticate(site.store, login_name, str(form.get("password", "")))
+    user = accounts.authenticate(
+        site.store,
+        login_name,
+        str(form.get("password", "")),
+        budget=lambda key: _slow_down_over_budget(site, f"login:{key}"),
+    )
     if user is None:
         # One message whatever went wrong, so the form does not reveal who has an account.
         return _form_page(

@@ -72,6 +72,24 @@ def _rate(text: str) -> str:
     return text.strip()
 
 
+def _proxies(text: str) -> str:
+    """`10.0.0.1, 10.1.0.0/16` -> `10.0.0.1,10.1.0.0/16`: addresses or networks, comma-
+    separated; `*` alone trusts every peer; empty trusts none."""
+    import ipaddress
+
+    items = [item.strip() for item in text.split(",")] if text.strip() else []
+    if items == ["*"]:
+        return "*"
+    for item in items:
+        try:
+            ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address or network (or give * alone, or nothing)"
+            ) from None
+    return ",".join(items)
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -168,6 +186,12 @@ class Config:
         secret=True,
     )
     cookie_secure: bool = setting(False, _bool, "Send the session cookie over HTTPS only")
+    trusted_proxies: str = setting(
+        "",
+        _proxies,
+        "Proxies whose X-Forwarded-For/-Proto are believed: IPs or networks, comma-separated, "
+        "or *; empty: none",
+    )
     submission_max_age_days: int = setting(
         14,
         _positive_int,

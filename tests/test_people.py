@@ -1,12 +1,16 @@
 """Accounts, sessions, CSRF, votes, submissions, comments and admin actions, in-process on
 SQLite and PostgreSQL."""
 
+import base64
+import hashlib
+import json
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
@@ -17,6 +21,8 @@ from dailypapers.domain.accounts import hash_password
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage.daily import set_vote, upvotes_of, vote_rows
+from dailypapers.storage.schema import sessions
+from dailypapers.storage.sessions import delete_expired_sessions
 from dailypapers.storage.users import create_user
 from dailypapers.web.app import create_app
 
@@ -138,6 +144,7 @@ def test_password_change_ends_other_sessions(app):
     form = csrf_of(second.get("/login"))
     second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
     assert "Log out" in second.get("/papers").text
+    stolen = copy_of(app, first)
     page = first.get("/settings/password")
     changed = first.post(
         "/settings/password",
@@ -147,6 +154,86 @@ def test_password_change_ends_other_sessions(app):
     assert changed.status_code == 303
     assert "Log out" in first.get("/papers").text
     assert "Log out" not in second.get("/papers").text
+    assert not logged_in(stolen)  # this browser got a new session; its old id is gone too
+
+
+def logged_in(client) -> bool:
+    return "Log out" in client.get("/papers").text
+
+
+def copy_of(app, client) -> TestClient:
+    """Another browser holding a copy of `client`'s cookies (a stolen cookie)."""
+    return TestClient(app, cookies=dict(client.cookies))
+
+
+def session_token(client) -> str:
+    """The session id inside the signed cookie (base64 JSON before the signature)."""
+    data = client.cookies["dailypapers_session"].split(".", 1)[0]
+    return json.loads(base64.b64decode(data + "=" * (-len(data) % 4)))["sid"]
+
+
+def session_rows(store):
+    with store.connect() as conn:
+        return conn.execute(sa.select(sessions).order_by(sessions.c.created_at)).all()
+
+
+def test_a_cookie_copied_before_logout_is_anonymous_after_it(app):
+    client = session(app)
+    stolen = copy_of(app, client)
+    assert logged_in(stolen)
+    client.post("/logout", data={"csrf_token": token(client)})
+    assert not logged_in(client) and not logged_in(stolen)
+
+
+def test_sessions_are_stored_hashed(app, store):
+    client = session(app)
+    raw = session_token(client)
+    assert len(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))) >= 32
+    [row] = session_rows(store)
+    assert row.id_hash == hashlib.sha256(raw.encode()).hexdigest() != raw
+
+
+def test_log_out_everywhere_ends_every_session(app):
+    first = session(app)
+    second = TestClient(app)
+    form = csrf_of(second.get("/login"))
+    second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
+    stolen = copy_of(app, first)
+    page = html.fromstring(first.get("/settings/password").text)
+    [button] = page.xpath("//form[@action='/logout/everywhere']//button")
+    assert button.text_content().strip() == "Log out everywhere"
+    ended = first.post(
+        "/logout/everywhere",
+        data={"csrf_token": page.xpath("//input[@name='csrf_token']/@value")[0]},
+        follow_redirects=False,
+    )
+    assert ended.status_code == 303
+    assert not any(logged_in(c) for c in (first, second, stolen))
+
+
+def test_sessions_expire_after_30_days_and_are_cleaned_up(app, store):
+    client = session(app)
+    site = app.state.site
+    start = site.clock()
+    site.clock = lambda: start + timedelta(days=29, hours=23)
+    assert logged_in(client)
+    site.clock = lambda: start + timedelta(days=30, seconds=1)
+    assert not logged_in(client)
+    assert delete_expired_sessions(store, start + timedelta(days=30, seconds=1)) == 1
+    assert session_rows(store) == []
+
+
+def test_last_seen_is_written_at_most_once_a_minute(app, store):
+    client = session(app)
+    site = app.state.site
+    start = site.clock()
+    [row] = session_rows(store)
+    site.clock = lambda: start + timedelta(seconds=50)
+    assert logged_in(client)
+    assert session_rows(store)[0].last_seen_at == row.last_seen_at
+    site.clock = lambda: start + timedelta(seconds=70)
+    assert logged_in(client)
+    assert session_rows(store)[0].last_seen_at == datetime(2024, 7, 25, 12, 1, 10)
 
 
 def test_upvote_toggles_idempotently_and_counts_rows(app, store):

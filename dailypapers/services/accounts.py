@@ -16,6 +16,7 @@ from ..domain.errors import BadParameter
 from ..domain.people import User
 from ..storage import Store
 from ..storage.users import create_user, find_user, get_user, set_password
+from .sessions import end_all_sessions
 
 MAX_LOGIN = 254
 MAX_PASSWORD_INPUT = 1024
@@ -59,8 +60,9 @@ def authenticate(
 
 
 def change_password(store: Store, user: User, current: str, new: str) -> User:
-    """Set a new password after checking the current one; returns the account as stored
-    (its `password_changed_at` ends every other session)."""
+    """Set a new password after checking the current one and end every session of the
+    account (the caller starts a new one for the person who changed it); returns the account
+    as stored."""
     if not verify_password(user.password_hash, current):
         raise BadParameter("The current password is wrong.")
     check_password(new, user.username)
@@ -68,4 +70,5 @@ def change_password(store: Store, user: User, current: str, new: str) -> User:
         set_password(conn, user.id, hash_password(new))
         refreshed = get_user(conn, user.id)
     assert refreshed is not None
+    end_all_sessions(store, user.id)
     return refreshed

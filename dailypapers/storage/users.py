@@ -3,6 +3,7 @@ admin flag and disabled flag."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +21,15 @@ def _stamp() -> datetime:
     return now(microseconds=True)
 
 
-def _user(row: Any) -> User | None:
-    if row is None:
-        return None
-    data = dict(row._mapping)
+def user_from(columns: Mapping[str, Any]) -> User:
+    """A User from the columns of a `users` row (SQLite gives its booleans as 0 and 1)."""
+    data = dict(columns)
     data["is_admin"], data["disabled"] = bool(data["is_admin"]), bool(data["disabled"])
     return User(**data)
+
+
+def _user(row: Any) -> User | None:
+    return None if row is None else user_from(row._mapping)
 
 
 def create_user(

@@ -1,9 +1,12 @@
 """Sessions, CSRF, rate limits and the account pages (sign up, log in, log out, password).
 
-Sessions live in a signed, HttpOnly, SameSite=Lax cookie (Starlette's SessionMiddleware,
-itsdangerous): the user id plus the time the password last changed, so changing a password
-ends every other session. Every state-changing request must carry the session's CSRF token,
-as the form field `csrf_token` or the `X-CSRF-Token` header.
+The browser holds a signed, HttpOnly, SameSite=Lax cookie (Starlette's SessionMiddleware,
+itsdangerous) with the CSRF token, flash messages and, once logged in, the id of a session
+the server keeps (services/sessions.py): logging out deletes that session, so a copy of the
+cookie is anonymous from then on. The signed cookie stays for what anonymous visitors need
+too (the login form's CSRF token, a flash after signing up) without a row per visitor.
+Every state-changing request must carry the session's CSRF token, as the form field
+`csrf_token` or the `X-CSRF-Token` header.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from ..domain.accounts import InvalidAccount
 from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, TooMany
 from ..domain.people import User
 from ..ratelimit import parse_rate
-from ..services import accounts
-from ..storage.users import get_user
+from ..services import accounts, sessions
 from . import urls
 from .site import Site, site_of
 
@@ -44,22 +46,17 @@ def load_secret_key(configured: str | None, data_dir: str) -> str:
 
 
 def current_user(request: Request) -> User | None:
-    """The logged-in, enabled user whose password has not changed since logging in."""
+    """The logged-in user: the enabled account of the cookie's live session, else None (and
+    a cookie naming a session that ended is emptied)."""
     if hasattr(request.state, "user"):
         known: User | None = request.state.user
         return known
     user = None
     session = request.session
-    if "uid" in session:
-        with site_of(request).store.connect() as conn:
-            found = get_user(conn, int(session["uid"]))
-        if (
-            found is not None
-            and not found.disabled
-            and session.get("pw") == found.password_changed_at.isoformat()
-        ):
-            user = found
-        else:
+    if "sid" in session:
+        site = site_of(request)
+        user = sessions.resume_session(site.store, str(session["sid"]), site.clock())
+        if user is None:
             session.clear()
     request.state.user = user
     return user
@@ -139,9 +136,12 @@ def flash(request: Request, message: str) -> None:
 
 
 def start_session(request: Request, user: User) -> None:
+    """Log `user` in: a new server session, and a new cookie (a new CSRF token too), so an
+    id or token planted before the login is worth nothing after it."""
+    site = site_of(request)
     request.session.clear()
-    request.session["uid"] = user.id
-    request.session["pw"] = user.password_changed_at.isoformat()
+    request.session["sid"] = sessions.start_session(site.store, user, site.clock())
+    request.state.user = user
     csrf_token(request)
 
 
@@ -225,7 +225,20 @@ def login(request: Request, form: FormDep) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, _form: FormDep) -> Response:
+    if "sid" in request.session:
+        sessions.end_session(site_of(request).store, str(request.session["sid"]))
     request.session.clear()
+    return RedirectResponse(urls.HOME, status_code=303)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, _form: FormDep) -> Response:
+    """End every session of the account, this one included (a lost laptop, a shared
+    computer)."""
+    user = require_user(request)
+    count = sessions.end_all_sessions(site_of(request).store, user.id)
+    request.session.clear()
+    flash(request, f"Logged out everywhere ({count} session{'s' if count != 1 else ''}).")
     return RedirectResponse(urls.HOME, status_code=303)
 
 
@@ -246,6 +259,6 @@ def change_password(request: Request, form: FormDep) -> Response:
         )
     except BadParameter as error:  # a wrong current password, or a new one breaking a rule
         return _form_page(request, "password.html", 400, error=str(error).capitalize())
-    start_session(request, refreshed)
+    start_session(request, refreshed)  # every session ended: this browser gets a new one
     flash(request, "Password changed. Other sessions are logged out.")
     return RedirectResponse(urls.HOME, status_code=303)

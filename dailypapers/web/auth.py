@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -196,7 +195,7 @@ def _slow_down_over_budget(site: Site, key: str) -> None:
     if site.limiter.hit(key, parse_rate(site.config.rate_login)) is not None:
         # In the worker thread (this handler runs in the thread pool): the event loop and
         # the other requests go on meanwhile.
-        time.sleep(site.config.login_delay_seconds)
+        site.sleep(site.config.login_delay_seconds)
 
 
 @router.post("/login")

@@ -4,6 +4,7 @@ Routes ask for it as a dependency (`site: SiteDep`) instead of reading `request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +30,8 @@ class Site:
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     indexer: BackgroundIndexer | None = None
+    # How a request waits (a login over its account's budget); tests record instead.
+    sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         # Limits count in the database so all workers share them (services/limits.py), on

@@ -23,7 +23,7 @@ from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage.daily import set_vote, upvotes_of, vote_rows
 from dailypapers.storage.schema import sessions
 from dailypapers.storage.sessions import delete_expired_sessions
-from dailypapers.storage.users import create_user
+from dailypapers.storage.users import create_user, find_user
 from dailypapers.web.app import create_app
 
 from .conftest import DATA, DEMO
@@ -64,9 +64,13 @@ def signup(client, username="ada", email=None, password=PASSWORD):
     )
 
 
-def session(app, username="ada", **kwargs) -> TestClient:
+def session(app, username="ada", password=PASSWORD, **kwargs) -> TestClient:
+    """A browser that signed up as `username` and logged in."""
     client = TestClient(app, raise_server_exceptions=False)
-    assert signup(client, username, **kwargs).status_code == 303
+    assert signup(client, username, password=password, **kwargs).status_code == 303
+    form = csrf_of(client.get("/login"))
+    login = {"csrf_token": form, "login": username, "password": password}
+    assert client.post("/login", data=login, follow_redirects=False).status_code == 303
     return client
 
 
@@ -121,11 +125,44 @@ def test_signup_rules(app, username, email, password, message):
     assert response.status_code == 400 and message in response.text
 
 
-def test_taken_username_and_email(app):
+def test_a_taken_username_is_said(app):
     session(app, "ada")
     other = TestClient(app)
-    assert "That username is already registered" in signup(other, "ADA", "x@example.org").text
-    assert "That email is already registered" in signup(other, "bea", "ada@example.org").text
+    taken = signup(other, "ADA", "x@example.org")
+    assert taken.status_code == 400 and "That username is already registered" in taken.text
+    both = signup(other, "ada", "ada@example.org")  # says nothing about the email
+    assert both.status_code == 400 and "That username is already registered" in both.text
+
+
+def _signup_answer(app, username, email):
+    """What a stranger sees signing up: the answer and the page it leads to, with the
+    username written as USER and the (random) CSRF token as TOKEN, and the headers but
+    cookies and the date."""
+    client = TestClient(app)
+    answer = signup(client, username, email)
+    headers = {k: v for k, v in answer.headers.items() if k not in ("set-cookie", "date")}
+    landing = client.get(answer.headers["location"])
+    token = csrf_of(landing)
+    return (
+        answer.status_code,
+        headers,
+        answer.text.replace(username, "USER"),
+        landing.status_code,
+        landing.text.replace(username, "USER").replace(token, "TOKEN"),
+        logged_in(client),
+    )
+
+
+def test_a_taken_email_answers_like_a_free_one(app, store):
+    session(app, "ada")
+    taken = _signup_answer(app, "bea", "ADA@example.org")
+    free = _signup_answer(app, "cyd", "cyd@example.org")
+    assert taken == free
+    assert taken[0] == 303 and taken[1]["location"] == "/login"
+    assert "log in" in taken[4] and not taken[5]
+    with store.connect() as conn:
+        assert find_user(conn, "bea") is None  # nothing was made for the taken email
+        assert find_user(conn, "cyd").email == "cyd@example.org"
 
 
 def test_state_changes_need_the_csrf_token(app):

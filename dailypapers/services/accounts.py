@@ -25,13 +25,18 @@ MAX_PASSWORD_INPUT = 1024
 def register(
     store: Store, username: str, email: str, password: str, *, is_admin: bool = False
 ) -> User:
-    """A new account. Raises InvalidAccount (a BadParameter) naming the broken rule, or
-    Conflict when the username or email is taken."""
+    """A new account. Raises InvalidAccount (a BadParameter) naming the broken rule,
+    Conflict when the username is taken, or EmailTaken (a Conflict) when the email is. The
+    password is hashed before any of the checks against the database, so a taken email
+    takes about as long as a free one."""
     check_username(username)
     email = check_email(email)
     check_password(password, username)
+    # Hashed first, for both answers, and outside the transaction (SQLite's one writer
+    # should not wait on argon2).
+    password_hash = hash_password(password)
     with store.begin() as conn:
-        return create_user(conn, username, email, hash_password(password), is_admin=is_admin)
+        return create_user(conn, username, email, password_hash, is_admin=is_admin)
 
 
 def authenticate(

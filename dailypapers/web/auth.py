@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..domain.accounts import InvalidAccount
+from ..domain.accounts import EmailTaken, InvalidAccount
 from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, TooMany
 from ..domain.people import User
 from ..ratelimit import parse_rate
@@ -173,12 +173,21 @@ def signup(request: Request, form: FormDep) -> Response:
     password = str(form.get("password", ""))
     values = {"username": username, "email": email}
     try:
-        user = accounts.register(site_of(request).store, username, email, password)
-    except (InvalidAccount, Conflict) as error:
+        accounts.register(site_of(request).store, username, email, password)
+    except EmailTaken:
+        pass  # answered like a signup that worked: see below
+    except (InvalidAccount, Conflict) as error:  # the rules, or a taken (public) username
         return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
-    start_session(request, user)
-    flash(request, f"Welcome, {user.username}!")
-    return RedirectResponse(urls.HOME, status_code=303)
+    # The same answer whether the email was free (an account was made) or already had an
+    # account (nothing was made), so the form does not tell a stranger whose email has an
+    # account; hence no automatic login either, which would tell. Until the site sends mail,
+    # the message says both cases.
+    flash(
+        request,
+        f"Thanks, {username}: log in to continue. If that email already had an account, "
+        "no new one was made: log in with that one.",
+    )
+    return RedirectResponse(urls.LOGIN, status_code=303)
 
 
 @router.get("/login")

@@ -210,6 +210,12 @@ class Config:
     rate_vote: str = setting("120/minute", _rate, "Votes per account and per address")
     rate_submit: str = setting("20/hour", _rate, "Submissions per account and per address")
     rate_comment: str = setting("10/minute", _rate, "Comments per account and per address")
+    rate_comment_edit: str = setting(
+        "30/minute", _rate, "Comment edits and deletions per account and per address"
+    )
+    rate_search: str = setting(
+        "60/minute", _rate, "Searches (page, JSON API, feed together) per address"
+    )
     page_cache_seconds: float = setting(
         10.0,
         _positive_float,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from lxml import html
 
 from dailypapers.config import load_config
+from dailypapers.ingest.demo import load_demo
 from dailypapers.ratelimit import Rate
 from dailypapers.services.limits import StoreLimiter
 from dailypapers.storage.limits import count_hit, delete_windows_before
@@ -103,3 +104,19 @@ def test_counting_a_hit_leaves_the_page_cache_alone(store):
     generation = store.generation
     count_hit(store, "search:ip:10.0.0.1", 60)
     assert store.generation == generation
+
+
+def test_every_search_route_counts_against_one_budget_per_address(store):
+    # The page, its JSON and its feed are one budget: a search is as dear on any of them.
+    load_demo(store)
+    environ = {"DAILYPAPERS_RATE_SEARCH": "3/minute", "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    app = create_app(load_config(environ=environ), store)
+    app.state.site.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)
+    client = TestClient(app)
+    paths = ["/search", "/api/papers/search", "/feeds/search.atom", "/api/papers/search"]
+    statuses = [client.get(path, params={"q": "dilepton"}).status_code for path in paths]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/search", params={"q": "dilepton"})
+    assert limited.status_code == 429 and "Too many attempts (3/minute)" in limited.text
+    other = TestClient(app, client=("192.0.2.9", 50000))
+    assert other.get("/search", params={"q": "dilepton"}).status_code == 200

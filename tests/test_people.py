@@ -450,6 +450,27 @@ def test_comments_markdown_replies_edit_delete(app):
     assert empty.status_code == 400 and empty.json() == {"error": "A comment cannot be empty"}
 
 
+def test_comment_edits_and_deletions_have_a_budget(store):
+    load_demo(store)
+    ingest_daily_json(store, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
+    app = make_app(store, rate_comment_edit="3/minute")
+    ada = session(app)
+    form = token(ada)
+    posted = ada.post(
+        "/api/papers/2407.13168/comment", json={"comment": "First"}, headers={"X-CSRF-Token": form}
+    )
+    comment_id = posted.json()["newMessage"]["id"]
+    statuses = [
+        ada.post(
+            f"/comments/{comment_id}/{action}",
+            data={"csrf_token": form, "body": f"Edit {n}"},
+            follow_redirects=False,
+        ).status_code
+        for n, action in enumerate(["edit", "edit", "edit", "edit", "delete"])
+    ]
+    assert statuses == [303, 303, 303, 429, 429]
+
+
 def test_admin_actions(app, store):
     with store.begin() as conn:
         create_user(conn, "root", "root@example.org", hash_password(PASSWORD), is_admin=True)

@@ -24,7 +24,7 @@ from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
 from . import params
-from .auth import BodyDep, limit, require_user
+from .auth import BodyDep, SearchBudget, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
 from .site import SiteDep
 
@@ -67,6 +67,7 @@ def api_daily_papers(
 
 @router.get("/api/papers/search", summary="Search papers (Hugging Face compatible)")
 def api_search(
+    _budget: SearchBudget,
     site: SiteDep,
     q: Annotated[str | None, Query(description="Words to find, up to 250 characters")] = None,
     limit: Annotated[str | None, Query(description="1-120, default 120")] = None,

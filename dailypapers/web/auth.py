@@ -130,6 +130,16 @@ def limit(request: Request, action: str, user: User | None = None) -> None:
             raise TooMany(f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
 
 
+def search_budget(request: Request) -> None:
+    """A dependency counting one search for the address (`rate_search`), for routes whose
+    own `limit` parameter hides the function above (/api/papers/search, Hugging Face's
+    name); a plain function, so its database write runs in the thread pool."""
+    limit(request, "search")
+
+
+SearchBudget = Annotated[None, Depends(search_budget)]
+
+
 def flash(request: Request, message: str) -> None:
     request.session.setdefault("flash", []).append(message)
 

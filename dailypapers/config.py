@@ -72,6 +72,24 @@ def _rate(text: str) -> str:
     return text.strip()
 
 
+def _proxies(text: str) -> str:
+    """`10.0.0.1, 10.1.0.0/16` -> `10.0.0.1,10.1.0.0/16`: addresses or networks, comma-
+    separated; `*` alone trusts every peer; empty trusts none."""
+    import ipaddress
+
+    items = [item.strip() for item in text.split(",")] if text.strip() else []
+    if items == ["*"]:
+        return "*"
+    for item in items:
+        try:
+            ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address or network (or give * alone, or nothing)"
+            ) from None
+    return ",".join(items)
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -168,17 +186,36 @@ class Config:
         secret=True,
     )
     cookie_secure: bool = setting(False, _bool, "Send the session cookie over HTTPS only")
+    trusted_proxies: str = setting(
+        "",
+        _proxies,
+        "Proxies whose X-Forwarded-For/-Proto are believed: IPs or networks, comma-separated, "
+        "or *; empty: none",
+    )
     submission_max_age_days: int = setting(
         14,
         _positive_int,
         "Only papers first published this many days ago or less can be submitted",
     )
     submissions_per_day: int = setting(5, _positive_int, "Submissions one account may make per day")
-    rate_login: str = setting("10/minute", _rate, "Login attempts per address and per account")
+    rate_login: str = setting(
+        "10/minute",
+        _rate,
+        "Login attempts per address (over it: 429) and per account (over it: slowed, not refused)",
+    )
+    login_delay_seconds: float = setting(
+        2.0, _positive_float, "Wait added to each login attempt over the account's budget"
+    )
     rate_signup: str = setting("5/hour", _rate, "Sign-ups per address")
     rate_vote: str = setting("120/minute", _rate, "Votes per account and per address")
     rate_submit: str = setting("20/hour", _rate, "Submissions per account and per address")
     rate_comment: str = setting("10/minute", _rate, "Comments per account and per address")
+    rate_comment_edit: str = setting(
+        "30/minute", _rate, "Comment edits and deletions per account and per address"
+    )
+    rate_search: str = setting(
+        "60/minute", _rate, "Searches (page, JSON API, feed together) per address"
+    )
     page_cache_seconds: float = setting(
         10.0,
         _positive_float,

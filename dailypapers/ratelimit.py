@@ -1,8 +1,9 @@
-"""Rate limits: a fixed-window counter per (action, who), in process memory.
+"""Rate limits: the `N/period` syntax of the `rate_*` settings, and what the web asks of a
+limiter (`hit(key, rate)`).
 
-Limits are settings written `N/period` (`10/minute`, `5/hour`, `100/day`). Each web process
-counts on its own, so with W workers an address can do up to W times the limit; run one
-worker per core and size limits for that (docs/accounts.md).
+The limiter the site uses counts in the database (services/limits.py), so all worker processes
+share one budget. `RateLimiter` counts in one process's memory; it stays only because
+web/app.py still builds one, which web/site.py swaps for the database one (see there).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -35,7 +37,14 @@ def parse_rate(text: str) -> Rate:
     return Rate(int(match.group(1)), PERIODS[match.group(2)])
 
 
+class Limiter(Protocol):
+    def hit(self, key: str, rate: Rate) -> float | None:
+        """Count one event for `key`; None when allowed, else seconds until it will be."""
+
+
 class RateLimiter:
+    """A fixed window per key in this process's memory: with W processes, W times the limit."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()

@@ -115,7 +115,11 @@ def test_a_new_researchers_first_morning(site, browser):
     page.fill("#email", "ada@example.org")
     page.fill("#password", "a long enough password")
     page.get_by_role("button", name="Sign up").click()
-    assert "Welcome, ada!" in page.locator(".flash").inner_text()
+    assert "Thanks, ada: log in to continue." in page.locator(".flash").inner_text()
+    page.fill("#login", "ada")
+    page.fill("#password", "a long enough password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("button", name="Log out").count() == 1
 
     # pages through days: 2024-07-22 has two papers; previous and next skip empty days
     page.goto(site + "/papers/date/2024-07-22")

@@ -73,27 +73,68 @@ def test_bad_set_is_a_usage_error_naming_it(pair, message):
     assert result.exit_code == 2 and message in result.output
 
 
-def test_serve_hands_set_values_to_the_web_process(tmp_path):
+def _serve(tmp_path, *settings):
+    """A `dailypapers serve` subprocess on a free port with `settings` (KEY=VALUE), and its
+    URL once it answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    flags = [part for pair in settings for part in ("--set", pair)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "dailypapers", "--set", f"data_dir={tmp_path}"]
-        + ["--set", "site_name=Set Papers", "--set", "index_interval_seconds=0"]
-        + ["serve", "--port", str(port)],
+        [sys.executable, "-m", "dailypapers", "--set", f"data_dir={tmp_path}", *flags]
+        + ["--set", "index_interval_seconds=0", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return process, url
+
+
+def test_serve_hands_set_values_to_the_web_process(tmp_path):
+    process, url = _serve(tmp_path, "site_name=Set Papers")
     try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         page = httpx.get(url + "/papers", timeout=10)
         assert page.status_code == 200 and "Set Papers" in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _failed_logins(url, count):
+    """`count` failed logins from 127.0.0.1, each claiming another X-Forwarded-For address
+    and another login (so no account's budget is involved); their statuses."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        form = client.get("/login").text
+        token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        return [
+            client.post(
+                "/login",
+                data={"csrf_token": token, "login": f"x{n}", "password": "wrong password"},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            ).status_code
+            for n in range(count)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "statuses"),
+    [("", [400, 400, 400, 429]), ("127.0.0.1", [400, 400, 400, 400])],
+)
+def test_serve_believes_x_forwarded_for_only_from_trusted_proxies(tmp_path, trusted, statuses):
+    # Untrusted (the default): the limit counts the real peer, whatever the header says.
+    # Trusted: each claimed address is its own, as behind a real proxy.
+    # Per hour, so the four attempts all but never straddle a window boundary (windows
+    # align to the clock; per minute they would about once in a hundred runs).
+    settings = ["rate_login=3/hour"] + ([f"trusted_proxies={trusted}"] if trusted else [])
+    process, url = _serve(tmp_path, *settings)
+    try:
+        assert _failed_logins(url, 4) == statuses
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -157,3 +157,18 @@ def test_secrets_are_masked_in_rows_and_repr():
     assert dict((n, v) for n, v, _s, _h in no_password.rows())["database_url"] == (
         "postgresql://app@db/papers"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [("", ""), ("*", "*"), (" 10.0.0.1 , ::1 ", "10.0.0.1,::1"), ("10.0.0.0/8", "10.0.0.0/8")],
+)
+def test_trusted_proxies_are_addresses_networks_or_a_star(raw, parsed):
+    environ = {"DAILYPAPERS_TRUSTED_PROXIES": raw}
+    assert load_config(environ=environ, env_file=None).trusted_proxies == parsed
+
+
+@pytest.mark.parametrize("raw", ["proxy.example.org", "10.0.0.1/8", "*,10.0.0.1", "10.0.0.1,,"])
+def test_trusted_proxies_refuse_names_and_mixtures(raw):
+    with pytest.raises(ConfigError, match="bad value for trusted_proxies"):
+        load_config(environ={"DAILYPAPERS_TRUSTED_PROXIES": raw}, env_file=None)

@@ -13,7 +13,7 @@ ALLOWED = {
     "storage": {"domain"},
     "ingest": {"domain", "storage"},
     "search": {"domain", "storage", "config"},
-    "services": {"domain", "storage", "ingest", "search", "config"},
+    "services": {"domain", "storage", "ingest", "search", "config", "ratelimit"},
     "web": {"domain", "storage", "services", "search", "ingest", "config", "ratelimit"},
     "cli": {"domain", "storage", "services", "search", "ingest", "config"},
 }

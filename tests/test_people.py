@@ -1,11 +1,16 @@
 """Accounts, sessions, CSRF, votes, submissions, comments and admin actions, in-process on
 SQLite and PostgreSQL."""
 
+import base64
+import hashlib
+import json
 import re
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
@@ -16,7 +21,9 @@ from dailypapers.domain.accounts import hash_password
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.storage.daily import set_vote, upvotes_of, vote_rows
-from dailypapers.storage.users import create_user
+from dailypapers.storage.schema import sessions
+from dailypapers.storage.sessions import delete_expired_sessions
+from dailypapers.storage.users import create_user, find_user
 from dailypapers.web.app import create_app
 
 from .conftest import DATA, DEMO
@@ -57,9 +64,13 @@ def signup(client, username="ada", email=None, password=PASSWORD):
     )
 
 
-def session(app, username="ada", **kwargs) -> TestClient:
+def session(app, username="ada", password=PASSWORD, **kwargs) -> TestClient:
+    """A browser that signed up as `username` and logged in."""
     client = TestClient(app, raise_server_exceptions=False)
-    assert signup(client, username, **kwargs).status_code == 303
+    assert signup(client, username, password=password, **kwargs).status_code == 303
+    form = csrf_of(client.get("/login"))
+    login = {"csrf_token": form, "login": username, "password": password}
+    assert client.post("/login", data=login, follow_redirects=False).status_code == 303
     return client
 
 
@@ -114,11 +125,44 @@ def test_signup_rules(app, username, email, password, message):
     assert response.status_code == 400 and message in response.text
 
 
-def test_taken_username_and_email(app):
+def test_a_taken_username_is_said(app):
     session(app, "ada")
     other = TestClient(app)
-    assert "That username is already registered" in signup(other, "ADA", "x@example.org").text
-    assert "That email is already registered" in signup(other, "bea", "ada@example.org").text
+    taken = signup(other, "ADA", "x@example.org")
+    assert taken.status_code == 400 and "That username is already registered" in taken.text
+    both = signup(other, "ada", "ada@example.org")  # says nothing about the email
+    assert both.status_code == 400 and "That username is already registered" in both.text
+
+
+def _signup_answer(app, username, email):
+    """What a stranger sees signing up: the answer and the page it leads to, with the
+    username written as USER and the (random) CSRF token as TOKEN, and the headers but
+    cookies and the date."""
+    client = TestClient(app)
+    answer = signup(client, username, email)
+    headers = {k: v for k, v in answer.headers.items() if k not in ("set-cookie", "date")}
+    landing = client.get(answer.headers["location"])
+    token = csrf_of(landing)
+    return (
+        answer.status_code,
+        headers,
+        answer.text.replace(username, "USER"),
+        landing.status_code,
+        landing.text.replace(username, "USER").replace(token, "TOKEN"),
+        logged_in(client),
+    )
+
+
+def test_a_taken_email_answers_like_a_free_one(app, store):
+    session(app, "ada")
+    taken = _signup_answer(app, "bea", "ADA@example.org")
+    free = _signup_answer(app, "cyd", "cyd@example.org")
+    assert taken == free
+    assert taken[0] == 303 and taken[1]["location"] == "/login"
+    assert "log in" in taken[4] and not taken[5]
+    with store.connect() as conn:
+        assert find_user(conn, "bea") is None  # nothing was made for the taken email
+        assert find_user(conn, "cyd").email == "cyd@example.org"
 
 
 def test_state_changes_need_the_csrf_token(app):
@@ -137,6 +181,7 @@ def test_password_change_ends_other_sessions(app):
     form = csrf_of(second.get("/login"))
     second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
     assert "Log out" in second.get("/papers").text
+    stolen = copy_of(app, first)
     page = first.get("/settings/password")
     changed = first.post(
         "/settings/password",
@@ -146,6 +191,86 @@ def test_password_change_ends_other_sessions(app):
     assert changed.status_code == 303
     assert "Log out" in first.get("/papers").text
     assert "Log out" not in second.get("/papers").text
+    assert not logged_in(stolen)  # this browser got a new session; its old id is gone too
+
+
+def logged_in(client) -> bool:
+    return "Log out" in client.get("/papers").text
+
+
+def copy_of(app, client) -> TestClient:
+    """Another browser holding a copy of `client`'s cookies (a stolen cookie)."""
+    return TestClient(app, cookies=dict(client.cookies))
+
+
+def session_token(client) -> str:
+    """The session id inside the signed cookie (base64 JSON before the signature)."""
+    data = client.cookies["dailypapers_session"].split(".", 1)[0]
+    return json.loads(base64.b64decode(data + "=" * (-len(data) % 4)))["sid"]
+
+
+def session_rows(store):
+    with store.connect() as conn:
+        return conn.execute(sa.select(sessions).order_by(sessions.c.created_at)).all()
+
+
+def test_a_cookie_copied_before_logout_is_anonymous_after_it(app):
+    client = session(app)
+    stolen = copy_of(app, client)
+    assert logged_in(stolen)
+    client.post("/logout", data={"csrf_token": token(client)})
+    assert not logged_in(client) and not logged_in(stolen)
+
+
+def test_sessions_are_stored_hashed(app, store):
+    client = session(app)
+    raw = session_token(client)
+    assert len(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))) >= 32
+    [row] = session_rows(store)
+    assert row.id_hash == hashlib.sha256(raw.encode()).hexdigest() != raw
+
+
+def test_log_out_everywhere_ends_every_session(app):
+    first = session(app)
+    second = TestClient(app)
+    form = csrf_of(second.get("/login"))
+    second.post("/login", data={"csrf_token": form, "login": "ada", "password": PASSWORD})
+    stolen = copy_of(app, first)
+    page = html.fromstring(first.get("/settings/password").text)
+    [button] = page.xpath("//form[@action='/logout/everywhere']//button")
+    assert button.text_content().strip() == "Log out everywhere"
+    ended = first.post(
+        "/logout/everywhere",
+        data={"csrf_token": page.xpath("//input[@name='csrf_token']/@value")[0]},
+        follow_redirects=False,
+    )
+    assert ended.status_code == 303
+    assert not any(logged_in(c) for c in (first, second, stolen))
+
+
+def test_sessions_expire_after_30_days_and_are_cleaned_up(app, store):
+    client = session(app)
+    site = app.state.site
+    start = site.clock()
+    site.clock = lambda: start + timedelta(days=29, hours=23)
+    assert logged_in(client)
+    site.clock = lambda: start + timedelta(days=30, seconds=1)
+    assert not logged_in(client)
+    assert delete_expired_sessions(store, start + timedelta(days=30, seconds=1)) == 1
+    assert session_rows(store) == []
+
+
+def test_last_seen_is_written_at_most_once_a_minute(app, store):
+    client = session(app)
+    site = app.state.site
+    start = site.clock()
+    [row] = session_rows(store)
+    site.clock = lambda: start + timedelta(seconds=50)
+    assert logged_in(client)
+    assert session_rows(store)[0].last_seen_at == row.last_seen_at
+    site.clock = lambda: start + timedelta(seconds=70)
+    assert logged_in(client)
+    assert session_rows(store)[0].last_seen_at == datetime(2024, 7, 25, 12, 1, 10)
 
 
 def test_upvote_toggles_idempotently_and_counts_rows(app, store):
@@ -325,6 +450,27 @@ def test_comments_markdown_replies_edit_delete(app):
     assert empty.status_code == 400 and empty.json() == {"error": "A comment cannot be empty"}
 
 
+def test_comment_edits_and_deletions_have_a_budget(store):
+    load_demo(store)
+    ingest_daily_json(store, (DATA / "hf_daily_papers_CONSTRUCTED.json").read_bytes(), "hf")
+    app = make_app(store, rate_comment_edit="3/minute")
+    ada = session(app)
+    form = token(ada)
+    posted = ada.post(
+        "/api/papers/2407.13168/comment", json={"comment": "First"}, headers={"X-CSRF-Token": form}
+    )
+    comment_id = posted.json()["newMessage"]["id"]
+    statuses = [
+        ada.post(
+            f"/comments/{comment_id}/{action}",
+            data={"csrf_token": form, "body": f"Edit {n}"},
+            follow_redirects=False,
+        ).status_code
+        for n, action in enumerate(["edit", "edit", "edit", "edit", "delete"])
+    ]
+    assert statuses == [303, 303, 303, 429, 429]
+
+
 def test_admin_actions(app, store):
     with store.begin() as conn:
         create_user(conn, "root", "root@example.org", hash_password(PASSWORD), is_admin=True)
@@ -380,6 +526,59 @@ def test_login_is_rate_limited(store):
     assert statuses == [400, 400, 400, 429]
     limited = client.post("/login", data={"csrf_token": form, "login": "x", "password": "y"})
     assert "Too many attempts (3/minute)" in limited.text
+
+
+def login_from(app, address, login, password):
+    """One login attempt from `address`; returns (status, seconds it took)."""
+    client = TestClient(app, client=(address, 50000))
+    form = csrf_of(client.get("/login"))
+    start = time.perf_counter()
+    response = client.post(
+        "/login",
+        data={"csrf_token": form, "login": login, "password": password},
+        follow_redirects=False,
+    )
+    return response.status_code, time.perf_counter() - start
+
+
+def test_strangers_cannot_lock_the_owner_out(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    with store.begin() as conn:
+        create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
+    # Wrong passwords from many addresses, by username and by email: one budget, the account's.
+    for n, login in enumerate(["ada", "ADA@example.org", "Ada", "ada@example.org", "ada"]):
+        status, _ = login_from(app, f"10.0.0.{n}", login, "wrong password!")
+        assert status == 400
+    status, took = login_from(app, "192.0.2.7", "ada", PASSWORD)
+    assert status == 303  # the owner still gets in, only slowed
+    assert took >= 0.5
+
+
+def waits_of(app) -> list[float]:
+    """Record the app's waits instead of sleeping them."""
+    waits: list[float] = []
+    app.state.site.sleep = waits.append
+    return waits
+
+
+def test_the_account_budget_is_one_for_username_and_email(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    waits = waits_of(app)
+    with store.begin() as conn:
+        create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
+    seen = []
+    for n, login in enumerate(["ada", "ada@example.org", "ada", "ada@example.org"]):
+        login_from(app, f"10.0.1.{n}", login, "wrong password!")
+        seen.append(list(waits))
+    assert seen == [[], [], [], [0.5]]
+
+
+def test_unknown_logins_are_slowed_the_same_way(store):
+    app = make_app(store, rate_login="3/minute", login_delay_seconds="0.5")
+    waits = waits_of(app)
+    results = [login_from(app, f"10.0.2.{n}", "Nobody", "wrong password!") for n in range(4)]
+    assert [status for status, _ in results] == [400, 400, 400, 400]
+    assert waits == [0.5]
 
 
 def test_cli_creates_an_admin(tmp_path):

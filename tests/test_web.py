@@ -55,8 +55,9 @@ def catalog(request, tmp_path_factory):
 
 @pytest.fixture
 def client(catalog):
-    """A new app per test on the shared catalog: its page cache, rate limits, session key and
-    search indexes (under the test's own working directory) start empty."""
+    """A new app per test on the shared catalog: its page cache, session key and search
+    indexes (under the test's own working directory) start empty. Rate-limit counts live in
+    the catalog, so this module's tests share them (a few searches, far below the limits)."""
     app = create_app(load_config(environ={}), catalog)
     writes = catalog.generation
     with TestClient(app, raise_server_exceptions=False) as test_client:

@@ -1,7 +1,10 @@
 """`serve`: run the web site and the JSON API under uvicorn, with settings handed to its
-worker processes through the environment."""
+worker processes through the environment, and X-Forwarded-For believed only from the
+`trusted_proxies`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -48,4 +51,20 @@ def serve(cfg: Config, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level=cfg.log_level.lower(),
         access_log=False,
+        **proxy_options(cfg),
     )
+
+
+def proxy_options(cfg: Config) -> dict[str, Any]:
+    """uvicorn's options for `trusted_proxies`. Left alone, uvicorn believes X-Forwarded-For
+    from any loopback peer, so anything on the machine (or a proxy that passes the header
+    through) picks the address the rate limits count; by default we believe no one.
+
+    >>> proxy_options(Config())
+    {'proxy_headers': False}
+    >>> proxy_options(Config(trusted_proxies="10.0.0.2,10.1.0.0/16"))
+    {'proxy_headers': True, 'forwarded_allow_ips': '10.0.0.2,10.1.0.0/16'}
+    """
+    if not cfg.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": cfg.trusted_proxies}

@@ -9,7 +9,7 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .errors import BadParameter
+from .errors import BadParameter, Conflict
 
 _hasher = PasswordHasher()
 # Verifying against this when no account matches makes a failed login take as long either
@@ -24,6 +24,11 @@ MAX_PASSWORD = 1024
 
 class InvalidAccount(BadParameter):
     """A username, email or password that breaks the rules; the message says which rule."""
+
+
+class EmailTaken(Conflict):
+    """Another account has this email. Usernames are public (on comments), emails are not:
+    the sign-up page answers this like a sign-up that worked (docs/accounts.md)."""
 
 
 def check_username(username: str) -> str:

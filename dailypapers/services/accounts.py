@@ -3,6 +3,8 @@ password. The rules for names and passwords and the hashing are domain/accounts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..domain.accounts import (
     check_email,
     check_password,
@@ -14,6 +16,7 @@ from ..domain.errors import BadParameter
 from ..domain.people import User
 from ..storage import Store
 from ..storage.users import create_user, find_user, get_user, set_password
+from .sessions import end_all_sessions
 
 MAX_LOGIN = 254
 MAX_PASSWORD_INPUT = 1024
@@ -22,21 +25,39 @@ MAX_PASSWORD_INPUT = 1024
 def register(
     store: Store, username: str, email: str, password: str, *, is_admin: bool = False
 ) -> User:
-    """A new account. Raises InvalidAccount (a BadParameter) naming the broken rule, or
-    Conflict when the username or email is taken."""
+    """A new account. Raises InvalidAccount (a BadParameter) naming the broken rule,
+    Conflict when the username is taken, or EmailTaken (a Conflict) when the email is. The
+    password is hashed before any of the checks against the database, so a taken email
+    takes about as long as a free one."""
     check_username(username)
     email = check_email(email)
     check_password(password, username)
+    # Hashed first, for both answers, and outside the transaction (SQLite's one writer
+    # should not wait on argon2).
+    password_hash = hash_password(password)
     with store.begin() as conn:
-        return create_user(conn, username, email, hash_password(password), is_admin=is_admin)
+        return create_user(conn, username, email, password_hash, is_admin=is_admin)
 
 
-def authenticate(store: Store, login: str, password: str) -> User | None:
+def authenticate(
+    store: Store,
+    login: str,
+    password: str,
+    *,
+    budget: Callable[[str], None] | None = None,
+) -> User | None:
     """The enabled account with this username or email and password, else None. Takes as
-    long whether or not the account exists, so timing does not reveal who has one."""
+    long whether or not the account exists, so timing does not reveal who has one.
+
+    `budget`, when given, is called once before the password is checked with the key the
+    attempt counts against: `account:<id>` for an account, whichever of its username or email
+    was typed, else `name:<the login, lowercased>`; it may wait (the web slows attempts over
+    an account's budget) or raise."""
     login = login.strip()[:MAX_LOGIN]
     with store.connect() as conn:
         user = find_user(conn, login) if login else None
+    if budget is not None:
+        budget(f"account:{user.id}" if user is not None else f"name:{login.lower()}")
     ok = verify_password(user.password_hash if user else None, password[:MAX_PASSWORD_INPUT])
     if not ok or user is None or user.disabled:
         return None
@@ -44,8 +65,9 @@ def authenticate(store: Store, login: str, password: str) -> User | None:
 
 
 def change_password(store: Store, user: User, current: str, new: str) -> User:
-    """Set a new password after checking the current one; returns the account as stored
-    (its `password_changed_at` ends every other session)."""
+    """Set a new password after checking the current one and end every session of the
+    account (the caller starts a new one for the person who changed it); returns the account
+    as stored."""
     if not verify_password(user.password_hash, current):
         raise BadParameter("The current password is wrong.")
     check_password(new, user.username)
@@ -53,4 +75,5 @@ def change_password(store: Store, user: User, current: str, new: str) -> User:
         set_password(conn, user.id, hash_password(new))
         refreshed = get_user(conn, user.id)
     assert refreshed is not None
+    end_all_sessions(store, user.id)
     return refreshed

@@ -194,7 +194,32 @@ paper_vectors = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# Logged-in sessions (storage/sessions.py): the cookie holds a random id, this table its
+# sha256 hex, so a copy of the table gives no cookie that works.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+# Rate-limit counts (storage/limits.py): one row per key and fixed window, `window_start` in
+# Unix seconds. UNLOGGED on PostgreSQL (migration 0006): counts lost in a crash do no harm.
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
+sa.Index("ix_sessions_user_id", sessions.c.user_id)
+sa.Index("ix_sessions_expires_at", sessions.c.expires_at)
 sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)
 sa.Index(
     "ix_daily_submissions_submitted_by", daily_submissions.c.submitted_by, daily_submissions.c.day

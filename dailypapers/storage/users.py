@@ -3,12 +3,14 @@ admin flag and disabled flag."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..domain.accounts import EmailTaken
 from ..domain.errors import Conflict
 from ..domain.people import User
 from .schema import now, users
@@ -20,29 +22,37 @@ def _stamp() -> datetime:
     return now(microseconds=True)
 
 
-def _user(row: Any) -> User | None:
-    if row is None:
-        return None
-    data = dict(row._mapping)
+def user_from(columns: Mapping[str, Any]) -> User:
+    """A User from the columns of a `users` row (SQLite gives its booleans as 0 and 1)."""
+    data = dict(columns)
     data["is_admin"], data["disabled"] = bool(data["is_admin"]), bool(data["disabled"])
     return User(**data)
+
+
+def _user(row: Any) -> User | None:
+    return None if row is None else user_from(row._mapping)
 
 
 def create_user(
     conn: Connection, username: str, email: str, password_hash: str, *, is_admin: bool = False
 ) -> User:
-    """Insert an account; raises Conflict naming the taken field (username or email)."""
+    """Insert an account. Raises Conflict when the username is taken, else EmailTaken (a
+    Conflict) when the email is; both compared case-insensitively."""
     taken = conn.execute(
-        sa.select(users.c.username, users.c.email).where(
+        sa.select(users.c.username).where(
             sa.or_(
                 sa.func.lower(users.c.username) == username.lower(),
                 sa.func.lower(users.c.email) == email.lower(),
             )
         )
-    ).first()
-    if taken is not None:
-        field = "username" if taken.username.lower() == username.lower() else "email"
-        raise Conflict(f"that {field} is already registered")
+    ).scalars()
+    # Username first: when both are taken, the (public) username is the answer, and the
+    # email is not mentioned.
+    names = [name.lower() for name in taken]
+    if username.lower() in names:
+        raise Conflict("that username is already registered")
+    if names:
+        raise EmailTaken("that email is already registered")
     created = now()
     new_id = conn.execute(
         sa.insert(users)

@@ -96,6 +96,7 @@ def form_comment(request: Request, site: SiteDep, paper_id: str, form: FormDep) 
 @router.post("/comments/{comment_id}/edit")
 def form_edit_comment(request: Request, site: SiteDep, comment_id: int, form: FormDep) -> Response:
     user = require_user(request)
+    limit(request, "comment_edit", user)
     comment = community.edit_comment(site.store, user, comment_id, str(form.get("body", "")))
     return RedirectResponse(urls.comment(comment.arxiv_id, comment_id), status_code=303)
 
@@ -105,6 +106,7 @@ def form_delete_comment(
     request: Request, site: SiteDep, comment_id: int, _form: FormDep
 ) -> Response:
     user = require_user(request)
+    limit(request, "comment_edit", user)
     comment = community.remove_comment(site.store, user, comment_id)
     return RedirectResponse(urls.comment_thread(comment.arxiv_id), status_code=303)
 

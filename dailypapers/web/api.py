@@ -25,7 +25,7 @@ from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
 from . import apidoc, params
 from .apidoc import responses
-from .auth import BodyDep, limit, require_user
+from .auth import BodyDep, SearchBudget, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
 from .site import SiteDep
 
@@ -114,7 +114,13 @@ def api_daily_papers(
     summary="Search papers (Hugging Face compatible)",
     response_model=None,
     responses=responses(
-        list[apidoc.SearchHit], 400, why={400: "`q` missing or blank, or a bad `limit`"}
+        list[apidoc.SearchHit],
+        400,
+        429,
+        why={
+            400: "`q` missing or blank, or a bad `limit`",
+            429: "Over `rate_search` for this address (the page and the feed count too)",
+        },
     ),
     # Required, but checked here rather than by FastAPI: a missing `q` is our 400, never a 422.
     openapi_extra=apidoc.required_query(
@@ -124,6 +130,7 @@ def api_daily_papers(
     ),
 )
 def api_search(
+    _budget: SearchBudget,
     site: SiteDep,
     q: Annotated[str | None, Query(include_in_schema=False)] = None,
     limit: Annotated[

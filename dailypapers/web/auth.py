@@ -1,9 +1,12 @@
 """Sessions, CSRF, rate limits and the account pages (sign up, log in, log out, password).
 
-Sessions live in a signed, HttpOnly, SameSite=Lax cookie (Starlette's SessionMiddleware,
-itsdangerous): the user id plus the time the password last changed, so changing a password
-ends every other session. Every state-changing request must carry the session's CSRF token,
-as the form field `csrf_token` or the `X-CSRF-Token` header.
+The browser holds a signed, HttpOnly, SameSite=Lax cookie (Starlette's SessionMiddleware,
+itsdangerous) with the CSRF token, flash messages and, once logged in, the id of a session
+the server keeps (services/sessions.py): logging out deletes that session, so a copy of the
+cookie is anonymous from then on. The signed cookie stays for what anonymous visitors need
+too (the login form's CSRF token, a flash after signing up) without a row per visitor.
+Every state-changing request must carry the session's CSRF token, as the form field
+`csrf_token` or the `X-CSRF-Token` header.
 """
 
 from __future__ import annotations
@@ -16,14 +19,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..domain.accounts import InvalidAccount
+from ..domain.accounts import EmailTaken, InvalidAccount
 from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, TooMany
 from ..domain.people import User
 from ..ratelimit import parse_rate
-from ..services import accounts
-from ..storage.users import get_user
+from ..services import accounts, sessions
 from . import urls
-from .site import site_of
+from .site import Site, site_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,22 +45,17 @@ def load_secret_key(configured: str | None, data_dir: str) -> str:
 
 
 def current_user(request: Request) -> User | None:
-    """The logged-in, enabled user whose password has not changed since logging in."""
+    """The logged-in user: the enabled account of the cookie's live session, else None (and
+    a cookie naming a session that ended is emptied)."""
     if hasattr(request.state, "user"):
         known: User | None = request.state.user
         return known
     user = None
     session = request.session
-    if "uid" in session:
-        with site_of(request).store.connect() as conn:
-            found = get_user(conn, int(session["uid"]))
-        if (
-            found is not None
-            and not found.disabled
-            and session.get("pw") == found.password_changed_at.isoformat()
-        ):
-            user = found
-        else:
+    if "sid" in session:
+        site = site_of(request)
+        user = sessions.resume_session(site.store, str(session["sid"]), site.clock())
+        if user is None:
             session.clear()
     request.state.user = user
     return user
@@ -133,14 +130,27 @@ def limit(request: Request, action: str, user: User | None = None) -> None:
             raise TooMany(f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
 
 
+def search_budget(request: Request) -> None:
+    """A dependency counting one search for the address (`rate_search`), for routes whose
+    own `limit` parameter hides the function above (/api/papers/search, Hugging Face's
+    name); a plain function, so its database write runs in the thread pool."""
+    limit(request, "search")
+
+
+SearchBudget = Annotated[None, Depends(search_budget)]
+
+
 def flash(request: Request, message: str) -> None:
     request.session.setdefault("flash", []).append(message)
 
 
 def start_session(request: Request, user: User) -> None:
+    """Log `user` in: a new server session, and a new cookie (a new CSRF token too), so an
+    id or token planted before the login is worth nothing after it."""
+    site = site_of(request)
     request.session.clear()
-    request.session["uid"] = user.id
-    request.session["pw"] = user.password_changed_at.isoformat()
+    request.session["sid"] = sessions.start_session(site.store, user, site.clock())
+    request.state.user = user
     csrf_token(request)
 
 
@@ -173,12 +183,21 @@ def signup(request: Request, form: FormDep) -> Response:
     password = str(form.get("password", ""))
     values = {"username": username, "email": email}
     try:
-        user = accounts.register(site_of(request).store, username, email, password)
-    except (InvalidAccount, Conflict) as error:
+        accounts.register(site_of(request).store, username, email, password)
+    except EmailTaken:
+        pass  # answered like a signup that worked: see below
+    except (InvalidAccount, Conflict) as error:  # the rules, or a taken (public) username
         return _form_page(request, "signup.html", 400, error=str(error).capitalize(), values=values)
-    start_session(request, user)
-    flash(request, f"Welcome, {user.username}!")
-    return RedirectResponse(urls.HOME, status_code=303)
+    # The same answer whether the email was free (an account was made) or already had an
+    # account (nothing was made), so the form does not tell a stranger whose email has an
+    # account; hence no automatic login either, which would tell. Until the site sends mail,
+    # the message says both cases.
+    flash(
+        request,
+        f"Thanks, {username}: log in to continue. If that email already had an account, "
+        "no new one was made: log in with that one.",
+    )
+    return RedirectResponse(urls.LOGIN, status_code=303)
 
 
 @router.get("/login")
@@ -187,15 +206,28 @@ def login_form(request: Request) -> Response:
     return _form_page(request, "login.html", values={"next": request.query_params.get("next")})
 
 
+def _slow_down_over_budget(site: Site, key: str) -> None:
+    """The per-account login budget: over it, an attempt waits `login_delay_seconds` and then
+    goes on. Refusing instead would let anyone lock an owner out by typing wrong passwords
+    for their name; the hard 429 is per address (`limit(request, "login")`). Unknown logins
+    count and wait the same way, so neither answer nor timing tells who has an account."""
+    if site.limiter.hit(key, parse_rate(site.config.rate_login)) is not None:
+        # In the worker thread (this handler runs in the thread pool): the event loop and
+        # the other requests go on meanwhile.
+        site.sleep(site.config.login_delay_seconds)
+
+
 @router.post("/login")
 def login(request: Request, form: FormDep) -> Response:
     login_name = str(form.get("login", "")).strip()[:254]
     limit(request, "login")
-    # Per-account limit too, whether or not the account exists (no enumeration).
     site = site_of(request)
-    if site.limiter.hit(f"login:name:{login_name.lower()}", parse_rate(site.config.rate_login)):
-        raise TooMany("Too many attempts for this account; try again later.")
-    user = accounts.authenticate(site.store, login_name, str(form.get("password", "")))
+    user = accounts.authenticate(
+        site.store,
+        login_name,
+        str(form.get("password", "")),
+        budget=lambda key: _slow_down_over_budget(site, f"login:{key}"),
+    )
     if user is None:
         # One message whatever went wrong, so the form does not reveal who has an account.
         return _form_page(
@@ -211,7 +243,20 @@ def login(request: Request, form: FormDep) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, _form: FormDep) -> Response:
+    if "sid" in request.session:
+        sessions.end_session(site_of(request).store, str(request.session["sid"]))
     request.session.clear()
+    return RedirectResponse(urls.HOME, status_code=303)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, _form: FormDep) -> Response:
+    """End every session of the account, this one included (a lost laptop, a shared
+    computer)."""
+    user = require_user(request)
+    count = sessions.end_all_sessions(site_of(request).store, user.id)
+    request.session.clear()
+    flash(request, f"Logged out everywhere ({count} session{'s' if count != 1 else ''}).")
     return RedirectResponse(urls.HOME, status_code=303)
 
 
@@ -232,6 +277,6 @@ def change_password(request: Request, form: FormDep) -> Response:
         )
     except BadParameter as error:  # a wrong current password, or a new one breaking a rule
         return _form_page(request, "password.html", 400, error=str(error).capitalize())
-    start_session(request, refreshed)
+    start_session(request, refreshed)  # every session ended: this browser gets a new one
     flash(request, "Password changed. Other sessions are logged out.")
     return RedirectResponse(urls.HOME, status_code=303)

@@ -1,5 +1,6 @@
 """The search page (`/search?q=...`) and its Atom feed: keyword results with the query's words
-highlighted, the page filters, and a jump straight to a paper when the query is its id."""
+highlighted, the page filters, and a jump straight to a paper when the query is its id. Both
+count against the address's `rate_search`, with the JSON API's search."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from markupsafe import Markup, escape
 from ..domain.query import parse_query
 from ..services.searching import Results
 from . import params, urls
+from .auth import limit
 from .feeds import papers_feed
 from .site import Site, SiteDep
 
@@ -42,6 +44,7 @@ def highlight(text: str, words: list[str]) -> Markup:
 
 
 def _search(request: Request, site: Site) -> tuple[str, Results]:
+    limit(request, "search")  # one budget with /api/papers/search (web/auth.py)
     text = request.query_params.get("q", "")
     return text, site.searcher.search(parse_query(text), params.paper_filter(request), RESULTS)
 

@@ -2,16 +2,12 @@
 limiter (`hit(key, rate)`).
 
 The limiter the site uses counts in the database (services/limits.py), so all worker processes
-share one budget. `RateLimiter` counts in one process's memory; it stays only because
-web/app.py still builds one, which web/site.py swaps for the database one (see there).
+share one budget.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,26 +36,3 @@ def parse_rate(text: str) -> Rate:
 class Limiter(Protocol):
     def hit(self, key: str, rate: Rate) -> float | None:
         """Count one event for `key`; None when allowed, else seconds until it will be."""
-
-
-class RateLimiter:
-    """A fixed window per key in this process's memory: with W processes, W times the limit."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._windows: dict[str, tuple[float, int]] = {}
-
-    def hit(self, key: str, rate: Rate) -> float | None:
-        """Count one event for `key`; None when allowed, else seconds until it will be."""
-        now = self._clock()
-        with self._lock:
-            start, count = self._windows.get(key, (now, 0))
-            if now - start >= rate.seconds:
-                start, count = now, 0
-            if count >= rate.count:
-                return rate.seconds - (now - start)
-            self._windows[key] = (start, count + 1)
-            if len(self._windows) > 100_000:  # forget finished windows now and then
-                self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 86400}
-            return None

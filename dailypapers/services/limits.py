@@ -28,7 +28,7 @@ class StoreLimiter:
         self.store = store
         self._clock = clock
         self._lock = threading.Lock()
-        self._swept = clock()
+        self._swept: float | None = None  # the clock is first read at the first hit
 
     def hit(self, key: str, rate: Rate) -> float | None:
         """Count one attempt for `key`; None when it is within `rate`, else the seconds until
@@ -47,6 +47,8 @@ class StoreLimiter:
         # once an hour each process deletes the windows that ended a day ago or more (no
         # period is longer than a day, so none of them is still counting).
         with self._lock:
+            if self._swept is None:
+                self._swept = now
             if now - self._swept < SWEEP_EVERY:
                 return
             self._swept = now

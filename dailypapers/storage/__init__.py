@@ -85,8 +85,11 @@ class Store:
         self.generation = 0
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One write transaction: committed when the block ends, rolled back on any error."""
+    def begin(self, *, counted: bool = True) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on any error.
+        `counted=False` is for writes that change nothing a page shows (rate-limit counts,
+        sessions): they leave `generation` alone, so the anonymous page cache keeps what it
+        holds when someone logs in or searches."""
         try:
             if self._write_lock is None:
                 with self.engine.begin() as conn:
@@ -97,7 +100,8 @@ class Store:
                 with conn.begin():
                     yield conn
         finally:
-            self.generation += 1
+            if counted:
+                self.generation += 1
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import Store
-from .bookkeeping import bookkeeping
 from .schema import rate_windows
 
 
@@ -42,7 +41,7 @@ def count_hit(store: Store, key: str, window_start: int) -> int:
         index_elements=[rate_windows.c.key, rate_windows.c.window_start],
         set_={"hits": rate_windows.c.hits + 1},
     ).returning(rate_windows.c.hits)
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         hits: int = conn.execute(statement).scalar_one()
         if hits == 1:
             conn.execute(
@@ -57,6 +56,6 @@ def delete_windows_before(store: Store, cutoff: int) -> int:
     """Delete every window that started before `cutoff` (Unix seconds); returns how many.
     Keys hit once and never again (most addresses) leave a row each; this is how they go.
     A scan without an index: it runs about once an hour on a table of the last day's keys."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         result = conn.execute(sa.delete(rate_windows).where(rate_windows.c.window_start < cutoff))
     return int(result.rowcount or 0)

@@ -2,7 +2,7 @@
 Creating, finding (with its account), touching and deleting them; services/sessions.py makes
 the ids and decides lifetimes. Times are naive UTC like every stored time (storage/schema.py).
 
-Writes go through `bookkeeping` (storage/bookkeeping.py): a login or a logout changes no page
+Writes use `store.begin(counted=False)`: a login or a logout changes no page
 an anonymous reader sees, so it must not empty the page cache.
 """
 
@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from ..domain.people import User
 from . import Store
-from .bookkeeping import bookkeeping
 from .schema import sessions, users
 from .users import user_from
 
@@ -28,7 +27,7 @@ def add_session(
     store: Store, id_hash: str, user_id: int, now: datetime, expires_at: datetime
 ) -> None:
     """Record a session of `user_id`, seen `now`, valid until `expires_at`."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         conn.execute(
             sa.insert(sessions).values(
                 id_hash=id_hash,
@@ -64,7 +63,7 @@ def session_user(store: Store, id_hash: str, now: datetime) -> tuple[User, datet
 
 def touch_session(store: Store, id_hash: str, now: datetime) -> None:
     """Set the session's `last_seen_at` to `now`."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         conn.execute(
             sa.update(sessions)
             .where(sessions.c.id_hash == id_hash)
@@ -74,14 +73,14 @@ def touch_session(store: Store, id_hash: str, now: datetime) -> None:
 
 def delete_session(store: Store, id_hash: str) -> int:
     """Delete one session; returns 1, or 0 when it was already gone."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         result = conn.execute(sa.delete(sessions).where(sessions.c.id_hash == id_hash))
     return int(result.rowcount or 0)
 
 
 def delete_user_sessions(store: Store, user_id: int) -> int:
     """Delete every session of `user_id`; returns how many."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         result = conn.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
     return int(result.rowcount or 0)
 
@@ -89,6 +88,6 @@ def delete_user_sessions(store: Store, user_id: int) -> int:
 def delete_expired_sessions(store: Store, now: datetime) -> int:
     """Delete the sessions that expired by `now`; returns how many. Uses the index on
     `expires_at`, so it costs next to nothing when none did."""
-    with bookkeeping(store) as conn:
+    with store.begin(counted=False) as conn:
         result = conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= _stored(now)))
     return int(result.rowcount or 0)

@@ -18,9 +18,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from .. import __version__
 from ..config import Config
-from ..ratelimit import RateLimiter
 from ..search.vector import Embedder
 from ..services.indexing import BackgroundIndexer
+from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store, open_store
 from . import actions, api, auth, errors, feeds, pages, searchpage, urls
@@ -82,7 +82,7 @@ def create_app(
         config=config,
         store=store,
         searcher=Searcher(store, config, embedder),
-        limiter=RateLimiter(),
+        limiter=StoreLimiter(store, clock=lambda: site.clock().timestamp()),
         templates=_templates(config),
         clock=lambda: datetime.now(UTC),
     )

@@ -14,9 +14,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from ..config import Config
-from ..ratelimit import Limiter, RateLimiter
+from ..ratelimit import Limiter
 from ..services.indexing import BackgroundIndexer
-from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store
 
@@ -32,14 +31,6 @@ class Site:
     indexer: BackgroundIndexer | None = None
     # How a request waits (a login over its account's budget); tests record instead.
     sleep: Callable[[float], None] = time.sleep
-
-    def __post_init__(self) -> None:
-        # Limits count in the database so all workers share them (services/limits.py), on
-        # the site's clock (read at each hit: tests that set `site.clock` move it too).
-        # create_app (web/app.py) still hands in the per-process RateLimiter; until it builds
-        # a StoreLimiter itself, this puts one in its place.
-        if isinstance(self.limiter, RateLimiter):
-            self.limiter = StoreLimiter(self.store, clock=lambda: self.clock().timestamp())
 
     def today(self) -> date:
         return self.clock().date()

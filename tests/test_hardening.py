@@ -235,3 +235,78 @@ def test_over_quota_nothing_is_fetched_from_arxiv(store):
         over = client.post("/api/papers/submit", json={"paper_id": "2104.12255"}, headers=headers)
     assert over.status_code == 429 and "1 papers a day" in over.json()["error"]
     assert server.requests == []  # over quota: arXiv is not asked, nothing is imported
+
+
+def test_a_form_encoded_body_to_a_json_action_is_a_400(store):
+    load_demo(store)
+    client = session(make_app(store))
+    token = csrf_of(client.get("/submit"))
+    sent = client.post("/api/papers/submit", data={"csrf_token": token, "paper_id": "2407.13168"})
+    assert sent.status_code == 400  # was a 500: the stream was read twice
+    assert sent.json() == {"error": 'The body must be JSON: {"paper_id": "..."}'}
+
+
+def test_disabling_an_account_ends_its_sessions(store):
+    import sqlalchemy as sa
+
+    from dailypapers.domain.accounts import hash_password
+    from dailypapers.storage import schema
+    from dailypapers.storage.users import create_user
+
+    load_demo(store)
+    app = make_app(store)
+    bob = session(app, "bob")
+    with store.begin() as conn:
+        create_user(
+            conn, "root", "root@example.org", hash_password("an admin password"), is_admin=True
+        )
+    admin = TestClient(app)
+    form = csrf_of(admin.get("/login"))
+    admin.post(
+        "/login", data={"csrf_token": form, "login": "root", "password": "an admin password"}
+    )
+    token = csrf_of(admin.get("/submit"))
+    disabled = admin.post("/admin/users/bob/disable", data={"csrf_token": token})
+    assert disabled.status_code in (200, 303)
+    with store.connect() as conn:
+        bob_id = conn.execute(sa.select(schema.users.c.id).where(schema.users.c.username == "bob"))
+        left = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.sessions)
+            .where(schema.sessions.c.user_id == bob_id.scalar_one())
+        ).scalar_one()
+    assert left == 0
+    assert ">Log in<" in bob.get("/papers").text
+
+
+def test_two_signups_racing_for_one_email_do_not_crash(store):
+    """PostgreSQL: the second transaction passes the check before the first commits; the
+    unique index refuses its row and the answer is 'taken', not a 500. (SQLite's writers
+    take turns, so the race cannot happen there.)"""
+    import threading
+
+    from dailypapers.domain.accounts import EmailTaken
+    from dailypapers.domain.errors import Conflict
+    from dailypapers.storage.users import create_user
+
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite serialises writers: no race to lose")
+    first = store.engine.connect()
+    transaction = first.begin()
+    create_user(first, "ada", "ada@example.org", "hash")
+    outcome: list[Exception] = []
+
+    def second() -> None:
+        try:
+            with store.begin() as conn:
+                create_user(conn, "ada2", "ada@example.org", "hash")
+        except Conflict as error:
+            outcome.append(error)
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    time.sleep(0.5)  # the second insert now waits on the first's row
+    transaction.commit()
+    first.close()
+    racer.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], EmailTaken)

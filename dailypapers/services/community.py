@@ -26,6 +26,7 @@ from ..storage.daily import list_submission, set_entry_flags, set_vote, submissi
 from ..storage.papers import get_paper, paper_exists
 from ..storage.users import find_user, set_disabled
 from .arxiv import fetch_papers
+from .sessions import end_all_sessions
 
 MAX_ROW_ID = 2**63 - 1  # a database integer; larger ids name no row (and overflow drivers)
 
@@ -185,4 +186,6 @@ def set_account_disabled(store: Store, admin: User, username: str, disabled: boo
         if target.id == admin.id:
             raise BadParameter("You cannot disable your own account.")
         set_disabled(conn, target.id, disabled)
+    if disabled:  # its sessions end now, not only while it stays disabled
+        end_all_sessions(store, target.id)
     return target

@@ -38,6 +38,22 @@ def create_user(
 ) -> User:
     """Insert an account. Raises Conflict when the username is taken, else EmailTaken (a
     Conflict) when the email is; both compared case-insensitively."""
+    _check_free(conn, username, email)
+    try:
+        # A savepoint: when another transaction takes the name between the check and the
+        # insert (PostgreSQL; SQLite's writers take turns), the unique index refuses the
+        # row and the check, run again, says which field was taken.
+        with conn.begin_nested():
+            new_id = _insert_user(conn, username, email, password_hash, is_admin)
+    except sa.exc.IntegrityError:
+        _check_free(conn, username, email)
+        raise Conflict("that username is already registered") from None
+    user = get_user(conn, new_id)
+    assert user is not None
+    return user
+
+
+def _check_free(conn: Connection, username: str, email: str) -> None:
     taken = conn.execute(
         sa.select(users.c.username).where(
             sa.or_(
@@ -53,6 +69,11 @@ def create_user(
         raise Conflict("that username is already registered")
     if names:
         raise EmailTaken("that email is already registered")
+
+
+def _insert_user(
+    conn: Connection, username: str, email: str, password_hash: str, is_admin: bool
+) -> int:
     created = now()
     new_id = conn.execute(
         sa.insert(users)
@@ -67,9 +88,7 @@ def create_user(
         )
         .returning(users.c.id)
     ).scalar_one()
-    user = get_user(conn, new_id)
-    assert user is not None
-    return user
+    return int(new_id)
 
 
 def get_user(conn: Connection, user_id: int) -> User | None:

@@ -104,9 +104,12 @@ async def csrf_form(request: Request) -> dict[str, Any]:
 
 
 async def csrf_body(request: Request) -> bytes:
-    """Dependency of a JSON action: the CSRF check (header), then the raw body."""
+    """Dependency of a JSON action: the raw body, after the CSRF check (header or form field).
+    The body is read first: a form-encoded body is then parsed from that copy (reading the
+    stream twice would fail)."""
+    body = await request.body()
     await check_csrf(request)
-    return await request.body()
+    return body
 
 
 FormDep = Annotated[dict[str, Any], Depends(csrf_form)]

@@ -41,7 +41,7 @@ EMPTY_FEED = (DEMO / "api" / "2026_id_list_0000.0000_zero-results.xml").read_byt
 # client cannot expect, one it lists in excess promises what never comes.
 STATUSES = {
     "GET /api/daily_papers": {200, 400},
-    "GET /api/papers/search": {200, 400},
+    "GET /api/papers/search": {200, 400, 429},
     "POST /api/papers/submit": {200, 201, 400, 401, 403, 404, 429, 502},
     "GET /api/papers/{paper_id}/similar": {200, 400, 404},
     "POST /api/papers/{paper_id}/upvote": {200, 401, 403, 404, 429},

@@ -557,7 +557,11 @@ def test_strangers_cannot_lock_the_owner_out(store):
 def waits_of(app) -> list[float]:
     """Record the app's waits instead of sleeping them."""
     waits: list[float] = []
-    app.state.site.sleep = waits.append
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    app.state.site.sleep = record
     return waits
 
 

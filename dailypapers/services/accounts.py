@@ -3,8 +3,6 @@ password. The rules for names and passwords and the hashing are domain/accounts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..domain.accounts import (
     check_email,
     check_password,
@@ -39,25 +37,22 @@ def register(
         return create_user(conn, username, email, password_hash, is_admin=is_admin)
 
 
-def authenticate(
-    store: Store,
-    login: str,
-    password: str,
-    *,
-    budget: Callable[[str], None] | None = None,
-) -> User | None:
-    """The enabled account with this username or email and password, else None. Takes as
-    long whether or not the account exists, so timing does not reveal who has one.
-
-    `budget`, when given, is called once before the password is checked with the key the
-    attempt counts against: `account:<id>` for an account, whichever of its username or email
-    was typed, else `name:<the login, lowercased>`; it may wait (the web slows attempts over
-    an account's budget) or raise."""
+def budget_key(store: Store, login: str) -> str:
+    """What a login attempt counts against: `account:<id>` for an account, whichever of its
+    username or email was typed, else `name:<the login, lowercased>`, so an unknown login is
+    counted (and answered) the same way and does not reveal who has an account."""
     login = login.strip()[:MAX_LOGIN]
     with store.connect() as conn:
         user = find_user(conn, login) if login else None
-    if budget is not None:
-        budget(f"account:{user.id}" if user is not None else f"name:{login.lower()}")
+    return f"account:{user.id}" if user is not None else f"name:{login.lower()}"
+
+
+def authenticate(store: Store, login: str, password: str) -> User | None:
+    """The enabled account with this username or email and password, else None. Takes as
+    long whether or not the account exists, so timing does not reveal who has one."""
+    login = login.strip()[:MAX_LOGIN]
+    with store.connect() as conn:
+        user = find_user(conn, login) if login else None
     ok = verify_password(user.password_hash if user else None, password[:MAX_PASSWORD_INPUT])
     if not ok or user is None or user.disabled:
         return None

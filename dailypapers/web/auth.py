@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..domain.accounts import EmailTaken, InvalidAccount
 from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, TooMany
@@ -209,38 +210,37 @@ def login_form(request: Request) -> Response:
     return _form_page(request, "login.html", values={"next": request.query_params.get("next")})
 
 
-def _slow_down_over_budget(site: Site, key: str) -> None:
-    """The per-account login budget: over it, an attempt waits `login_delay_seconds` and then
-    goes on. Refusing instead would let anyone lock an owner out by typing wrong passwords
-    for their name; the hard 429 is per address (`limit(request, "login")`). Unknown logins
-    count and wait the same way, so neither answer nor timing tells who has an account."""
-    if site.limiter.hit(key, parse_rate(site.config.rate_login)) is not None:
-        # In the worker thread (this handler runs in the thread pool): the event loop and
-        # the other requests go on meanwhile.
-        site.sleep(site.config.login_delay_seconds)
+def _over_budget(site: Site, login_name: str) -> bool:
+    """Whether this attempt is past its account's budget (the attempt is counted)."""
+    key = f"login:{accounts.budget_key(site.store, login_name)}"
+    return site.limiter.hit(key, parse_rate(site.config.rate_login)) is not None
 
 
 @router.post("/login")
-def login(request: Request, form: FormDep) -> Response:
+async def login(request: Request, form: FormDep) -> Response:
+    """The per-address budget answers 429. The per-account budget only slows: over it, an
+    attempt waits `login_delay_seconds` and then goes on, so a stranger typing wrong passwords
+    for someone's name cannot lock the owner out. The wait is on the event loop and the
+    database and argon2 work in the thread pool: slowed logins hold no worker thread."""
     login_name = str(form.get("login", "")).strip()[:254]
-    limit(request, "login")
     site = site_of(request)
-    user = accounts.authenticate(
-        site.store,
-        login_name,
-        str(form.get("password", "")),
-        budget=lambda key: _slow_down_over_budget(site, f"login:{key}"),
-    )
+    await run_in_threadpool(limit, request, "login")
+    if await run_in_threadpool(_over_budget, site, login_name):
+        await site.sleep(site.config.login_delay_seconds)
+    password = str(form.get("password", ""))
+    user = await run_in_threadpool(accounts.authenticate, site.store, login_name, password)
     if user is None:
         # One message whatever went wrong, so the form does not reveal who has an account.
-        return _form_page(
+        # (Rendered in the pool too: the page reads the session's user from the database.)
+        return await run_in_threadpool(
+            _form_page,
             request,
             "login.html",
             400,
             error="Wrong username or password.",
             values={"login": login_name, "next": form.get("next")},
         )
-    start_session(request, user)
+    await run_in_threadpool(start_session, request, user)
     return RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
 
 

@@ -4,8 +4,8 @@ Routes ask for it as a dependency (`site: SiteDep`) instead of reading `request.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
@@ -29,8 +29,9 @@ class Site:
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     indexer: BackgroundIndexer | None = None
-    # How a request waits (a login over its account's budget); tests record instead.
-    sleep: Callable[[float], None] = time.sleep
+    # How a request waits (a login over its account's budget): on the event loop, so a flood
+    # of slowed logins holds no worker thread. Tests record the waits instead.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def today(self) -> date:
         return self.clock().date()
@@ -51,4 +52,10 @@ def site_of(request: Request) -> Site:
     return site
 
 
-SiteDep = Annotated[Site, Depends(site_of)]
+async def _site(request: Request) -> Site:
+    # Async on purpose: FastAPI runs a plain-function dependency in the thread pool, one
+    # more thread hop for every request; this one only reads an attribute.
+    return site_of(request)
+
+
+SiteDep = Annotated[Site, Depends(_site)]

@@ -5,14 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DATA, DEMO, free_port
+from .conftest import DATA, DEMO, running_serve
 from .httpfixture import PayloadServer, Reply
 
 pytestmark = pytest.mark.browser
@@ -58,23 +56,8 @@ def site(tmp_path_factory):
             subprocess.run(
                 [*cli, "ingest", "hf-daily", str(source)], env=env, capture_output=True, timeout=120
             )
-        port = free_port()
-        process = subprocess.Popen(
-            [*cli, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-        process.terminate()
-        process.wait(timeout=20)
+        with running_serve(env) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,7 @@
 import gzip
 import json
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -12,7 +10,7 @@ from click.testing import CliRunner
 from dailypapers.cli import cli
 from dailypapers.config import SETTINGS
 
-from .conftest import DATA, DEMO
+from .conftest import DATA, DEMO, running_serve
 
 
 def run(*args, env=None):
@@ -74,36 +72,17 @@ def test_bad_set_is_a_usage_error_naming_it(pair, message):
 
 
 def _serve(tmp_path, *settings):
-    """A `dailypapers serve` subprocess on a free port with `settings` (KEY=VALUE), and its
-    URL once it answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """`dailypapers --set ... serve` with `settings` (KEY=VALUE) on a free port."""
     flags = [part for pair in settings for part in ("--set", pair)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dailypapers", "--set", f"data_dir={tmp_path}", *flags]
-        + ["--set", "index_interval_seconds=0", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return running_serve(
+        None, "--set", f"data_dir={tmp_path}", *flags, "--set", "index_interval_seconds=0"
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, url
 
 
 def test_serve_hands_set_values_to_the_web_process(tmp_path):
-    process, url = _serve(tmp_path, "site_name=Set Papers")
-    try:
+    with _serve(tmp_path, "site_name=Set Papers") as url:
         page = httpx.get(url + "/papers", timeout=10)
         assert page.status_code == 200 and "Set Papers" in page.text
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _failed_logins(url, count):
@@ -132,12 +111,8 @@ def test_serve_believes_x_forwarded_for_only_from_trusted_proxies(tmp_path, trus
     # Per hour, so the four attempts all but never straddle a window boundary (windows
     # align to the clock; per minute they would about once in a hundred runs).
     settings = ["rate_login=3/hour"] + ([f"trusted_proxies={trusted}"] if trusted else [])
-    process, url = _serve(tmp_path, *settings)
-    try:
+    with _serve(tmp_path, *settings) as url:
         assert _failed_logins(url, 4) == statuses
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_config_show_lists_sources_and_masks_passwords(tmp_path):

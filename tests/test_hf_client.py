@@ -3,16 +3,14 @@
 import os
 import subprocess
 import sys
-import time
 from datetime import date
 
-import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 from huggingface_hub.utils import get_session
 
-from .conftest import DATA, free_port
+from .conftest import DATA, running_serve
 
 
 @pytest.fixture(scope="module")
@@ -32,28 +30,9 @@ def server(tmp_path_factory):
         capture_output=True,
         timeout=120,
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("dailypapers serve did not start")
-    get_session().timeout = 30
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with running_serve(env) as url:
+        get_session().timeout = 30
+        yield url
 
 
 @pytest.fixture

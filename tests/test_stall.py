@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import free_port
+from .conftest import running_serve
 from .httpfixture import PayloadServer, Reply
 
 PASSWORD = "a long enough password"
@@ -46,26 +46,11 @@ def server(tmp_path):
             capture_output=True,
             timeout=60,
         )
-        port = free_port()
-        process = subprocess.Popen(
-            [*cli, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        with running_serve(env) as url:
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        try:
-            yield url
-        finally:
-            stalled.set()
-            process.terminate()
-            process.wait(timeout=30)
+                yield url
+            finally:
+                stalled.set()  # before the server stops: it waits for the hanging request
 
 
 def test_healthz_answers_while_slow_work_runs(server):

@@ -51,9 +51,9 @@ def open_store_or_exit(config: Config) -> Store:
     return store
 
 
-@contextmanager
-def progress_bar(label: str) -> Iterator[ProgressFn]:
-    """A rich progress bar on a terminal; silence otherwise (logs and the summary remain)."""
+def _bars() -> Progress:
+    """Rich progress bars on stderr when it is a terminal; silence otherwise (logs and the
+    summary remain)."""
     columns = [
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -63,7 +63,13 @@ def progress_bar(label: str) -> Iterator[ProgressFn]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, disable=not err.is_terminal, transient=False) as bar:
+    return Progress(*columns, console=err, disable=not err.is_terminal, transient=False)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[ProgressFn]:
+    """A rich progress bar on a terminal; silence otherwise (logs and the summary remain)."""
+    with _bars() as bar:
         task = bar.add_task(label, total=None, detail="")
 
         def update(done: int, total: int | None, detail: str) -> None:
@@ -76,16 +82,7 @@ def progress_bar(label: str) -> Iterator[ProgressFn]:
 def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
     """Progress for a run in stages (an index round): one rich bar per stage, added as the
     stage starts; silence off a terminal."""
-    columns = [
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=err, disable=not err.is_terminal, transient=False) as bar:
+    with _bars() as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:

@@ -120,3 +120,7 @@ def test_every_search_route_counts_against_one_budget_per_address(store):
     assert limited.status_code == 429 and "Too many attempts (3/minute)" in limited.text
     other = TestClient(app, client=("192.0.2.9", 50000))
     assert other.get("/search", params={"q": "dilepton"}).status_code == 200
+    # similar papers are a vector search each: the same budget
+    assert other.get("/api/papers/1302.2146/similar").status_code == 200
+    assert other.get("/api/papers/1302.2146/similar").status_code == 200
+    assert other.get("/api/papers/1302.2146/similar").status_code == 429

@@ -43,7 +43,7 @@ STATUSES = {
     "GET /api/daily_papers": {200, 400},
     "GET /api/papers/search": {200, 400, 429},
     "POST /api/papers/submit": {200, 201, 400, 401, 403, 404, 429, 502},
-    "GET /api/papers/{paper_id}/similar": {200, 400, 404},
+    "GET /api/papers/{paper_id}/similar": {200, 400, 404, 429},
     "POST /api/papers/{paper_id}/upvote": {200, 401, 403, 404, 429},
     "DELETE /api/papers/{paper_id}/upvote": {200, 401, 403, 404, 429},
     "GET /api/papers/{paper_id}/comments": {200, 404},

@@ -186,9 +186,16 @@ def api_submit(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
 @router.get(
     "/api/papers/{paper_id:path}/similar",
     summary="Papers similar to a paper",
-    responses=responses(list[apidoc.SimilarPaper], 400, 404, why={400: "A bad `limit`"}),
+    responses=responses(
+        list[apidoc.SimilarPaper],
+        400,
+        404,
+        429,
+        why={400: "A bad `limit`", 429: "Over `rate_search` for this address (a vector search)"},
+    ),
 )
 def api_similar(
+    _budget: SearchBudget,
     site: SiteDep,
     paper_id: PaperId,
     limit: Annotated[

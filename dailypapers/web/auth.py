@@ -135,9 +135,9 @@ def limit(request: Request, action: str, user: User | None = None) -> None:
 
 
 def search_budget(request: Request) -> None:
-    """A dependency counting one search for the address (`rate_search`), for routes whose
-    own `limit` parameter hides the function above (/api/papers/search, Hugging Face's
-    name); a plain function, so its database write runs in the thread pool."""
+    """A dependency counting one search for the address (`rate_search`), for JSON routes whose
+    own `limit` parameter hides the function above (Hugging Face's name): /api/papers/search
+    and /api/papers/{id}/similar. A plain function, so its database write runs in the pool."""
     limit(request, "search")
 
 

@@ -310,3 +310,51 @@ def test_two_signups_racing_for_one_email_do_not_crash(store):
     first.close()
     racer.join(timeout=30)
     assert len(outcome) == 1 and isinstance(outcome[0], EmailTaken)
+
+
+def test_odd_logins_and_ids_are_answers_not_500s(store):
+    """Found in review, on PostgreSQL: a NUL in a login or an email reached the database
+    (text cannot hold it), a lowercased login could outgrow the limit key's column, and form
+    routes passed comment ids past INTEGER to the driver."""
+    load_demo(store)
+    app = make_app(store)
+    client = TestClient(app, raise_server_exceptions=False)
+    form = csrf_of(client.get("/login"))
+    for login in ("a\x00b", "İ" * 254):
+        answer = client.post("/login", data={"csrf_token": form, "login": login, "password": "x"})
+        assert answer.status_code == 400 and "Wrong username or password" in answer.text
+    signup = client.post(
+        "/signup",
+        data={
+            "csrf_token": form,
+            "username": "nul",
+            "email": "a\x00b@example.org",
+            "password": "a long enough password",
+        },
+    )
+    assert signup.status_code == 400 and "email address" in signup.text
+    member = session(app, "ada")
+    token = csrf_of(member.get("/submit"))
+    for path in ("/comments/2147483648/edit", "/comments/2147483648/delete"):
+        assert member.post(path, data={"csrf_token": token, "body": "x"}).status_code == 404
+    reply = member.post(
+        "/papers/1302.2146/comments",
+        data={"csrf_token": token, "body": "Top level", "parent_id": "2147483648"},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303
+
+
+def test_a_crash_page_carries_the_security_headers(catalog, tmp_path):
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
+    app = create_app(config, catalog)
+
+    @app.get("/crash-test")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/crash-test")
+    assert response.status_code == 500
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"

@@ -17,7 +17,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, only here for timing")
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$")
-EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,185}\.[^@\s<>\"'.]{2,}$")
+# No whitespace, quotes or angle brackets, and no control characters (NUL among them).
+EMAIL = re.compile(
+    r"^[^@\s<>\"'\x00-\x1f\x7f]{1,64}@[^@\s<>\"'\x00-\x1f\x7f]{1,185}"
+    r"\.[^@\s<>\"'.\x00-\x1f\x7f]{2,}$"
+)
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 

@@ -3,6 +3,8 @@ password. The rules for names and passwords and the hashing are domain/accounts.
 
 from __future__ import annotations
 
+import hashlib
+
 from ..domain.accounts import (
     check_email,
     check_password,
@@ -39,12 +41,15 @@ def register(
 
 def budget_key(store: Store, login: str) -> str:
     """What a login attempt counts against: `account:<id>` for an account, whichever of its
-    username or email was typed, else `name:<the login, lowercased>`, so an unknown login is
-    counted (and answered) the same way and does not reveal who has an account."""
+    username or email was typed, else `name:<digest of the login, lowercased>`, so an unknown
+    login is counted (and answered) the same way and does not reveal who has an account. (A
+    digest: lowercasing can lengthen text, and the key column is bounded.)"""
     login = login.strip()[:MAX_LOGIN]
     with store.connect() as conn:
         user = find_user(conn, login) if login else None
-    return f"account:{user.id}" if user is not None else f"name:{login.lower()}"
+    if user is not None:
+        return f"account:{user.id}"
+    return "name:" + hashlib.sha256(login.lower().encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def authenticate(store: Store, login: str, password: str) -> User | None:

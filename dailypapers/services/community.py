@@ -28,7 +28,9 @@ from ..storage.users import find_user, set_disabled
 from .arxiv import fetch_papers
 from .sessions import end_all_sessions
 
-MAX_ROW_ID = 2**63 - 1  # a database integer; larger ids name no row (and overflow drivers)
+# The id columns are INTEGER (32 bits on PostgreSQL): a larger id names no row, and would make
+# the driver or the database fail instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
 
 ENTRY_ACTIONS = {
     "feature": {"featured": True},

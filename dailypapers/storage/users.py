@@ -96,8 +96,11 @@ def get_user(conn: Connection, user_id: int) -> User | None:
 
 
 def find_user(conn: Connection, login: str) -> User | None:
-    """By username or email, case-insensitively."""
+    """By username or email, case-insensitively. A login with a NUL matches nobody (no
+    account can hold one, and PostgreSQL text refuses it: the query would fail)."""
     key = login.strip().lower()
+    if "\x00" in key:
+        return None
     query = sa.select(users).where(
         sa.or_(sa.func.lower(users.c.username) == key, sa.func.lower(users.c.email) == key)
     )

@@ -23,6 +23,7 @@ from ..domain.errors import (
     TooMany,
     Unavailable,
 )
+from .guards import security_headers
 from .site import site_of
 
 log = logging.getLogger(__name__)
@@ -73,21 +74,22 @@ def error_response(request: Request, status: int, message: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers on `app`."""
+    """Register the handlers on `app`. They are plain functions, which Starlette runs in the
+    thread pool: an error page reads the visitor's session from the database."""
 
     @app.exception_handler(Refused)
-    async def _refused(request: Request, error: Refused) -> Response:
+    def _refused(request: Request, error: Refused) -> Response:
         return error_response(request, status_of(error), str(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         message = error.detail if isinstance(error.detail, str) else "Request failed"
         if error.status_code == 404 and message == "Not Found":
             message = "There is no page at this address."
         return error_response(request, error.status_code, message)
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_request(request: Request, error: RequestValidationError) -> Response:
+    def _bad_request(request: Request, error: RequestValidationError) -> Response:
         # HF clients map only 400 to a bad-request error, so FastAPI's 422 is never sent.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
@@ -96,6 +98,10 @@ def install(app: FastAPI) -> None:
         return error_response(request, 400, f"Bad request: {problems}")
 
     @app.exception_handler(Exception)
-    async def _crash(request: Request, error: Exception) -> Response:
+    def _crash(request: Request, error: Exception) -> Response:
         log.exception("error serving %s", request.url.path)
-        return error_response(request, 500, "Something went wrong on our side.")
+        response = error_response(request, 500, "Something went wrong on our side.")
+        # Starlette answers a crash outside every middleware, Guards included: add its headers.
+        for name, value in security_headers(request.url.path).items():
+            response.headers.setdefault(name, value)
+        return response

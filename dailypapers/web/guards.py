@@ -29,6 +29,12 @@ HEADERS = [
 ]
 
 
+def security_headers(path: str, docs_path: str = "/api/docs") -> dict[str, str]:
+    """The headers every answer carries, for a response built outside the middleware."""
+    csp = CSP_API_DOCS if path == docs_path else CSP
+    return {**{k.decode(): v.decode() for k, v in HEADERS}, "content-security-policy": csp}
+
+
 class Guards:
     """ASGI middleware: caps, then headers on whatever the app answers."""
 

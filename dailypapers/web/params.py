@@ -160,8 +160,8 @@ def page_number(request: Request) -> int:
 
 def optional_id(text: str) -> int | None:
     """A row id from a form field (`parent_id`); None for empty or anything not a plain
-    number that fits a database integer."""
-    return int(text) if _DIGITS.match(text) else None
+    number that fits an INTEGER column (32 bits)."""
+    return int(text) if _DIGITS.match(text) and int(text) <= 2**31 - 1 else None
 
 
 def paper_id(raw: str) -> str:

@@ -17,7 +17,7 @@ from dailypapers.storage import open_store
 from dailypapers.web.app import create_app
 from dailypapers.web.cache import PageCache
 
-from .conftest import DEMO
+from .conftest import DEMO, fresh_pg_database
 from .httpfixture import PayloadServer, Reply
 from .test_people import csrf_of, make_app, session
 
@@ -279,9 +279,9 @@ def test_disabling_an_account_ends_its_sessions(store):
     assert ">Log in<" in bob.get("/papers").text
 
 
-def test_two_signups_racing_for_one_email_do_not_crash(store):
-    """PostgreSQL: the second transaction passes the check before the first commits; the
-    unique index refuses its row and the answer is 'taken', not a 500. (SQLite's writers
+def test_two_signups_racing_for_one_email_do_not_crash(pg_server):
+    """PostgreSQL only: the second transaction passes the check before the first commits;
+    the unique index refuses its row and the answer is 'taken', not a 500. (SQLite's writers
     take turns, so the race cannot happen there.)"""
     import threading
 
@@ -289,8 +289,7 @@ def test_two_signups_racing_for_one_email_do_not_crash(store):
     from dailypapers.domain.errors import Conflict
     from dailypapers.storage.users import create_user
 
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite serialises writers: no race to lose")
+    store = open_store(fresh_pg_database(pg_server))
     first = store.engine.connect()
     transaction = first.begin()
     create_user(first, "ada", "ada@example.org", "hash")
@@ -309,6 +308,7 @@ def test_two_signups_racing_for_one_email_do_not_crash(store):
     transaction.commit()
     first.close()
     racer.join(timeout=30)
+    store.close()
     assert len(outcome) == 1 and isinstance(outcome[0], EmailTaken)
 
 

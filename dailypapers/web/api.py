@@ -272,21 +272,18 @@ COMMENT_ERRORS = {
 }
 
 
+def _comment_responses(why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """What a comment and a reply answer (they differ only in why a 400 happens)."""
+    return responses(
+        apidoc.NewMessage, 400, 401, 403, 404, 429, ok_status=201, ok_description="Posted", why=why
+    )
+
+
 @router.post(
     "/api/papers/{paper_id:path}/comment",
     status_code=201,  # documentation only: the route returns its own response
     summary="Comment on a paper (Markdown; session + CSRF)",
-    responses=responses(
-        apidoc.NewMessage,
-        400,
-        401,
-        403,
-        404,
-        429,
-        ok_status=201,
-        ok_description="Posted",
-        why=COMMENT_ERRORS,
-    ),
+    responses=_comment_responses(COMMENT_ERRORS),
     openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The comment"),
 )
 def api_comment(request: Request, site: SiteDep, paper_id: PaperId, body: BodyDep) -> JSONResponse:
@@ -298,19 +295,11 @@ def api_comment(request: Request, site: SiteDep, paper_id: PaperId, body: BodyDe
     "/api/papers/{paper_id:path}/comment/{comment_id}/reply",
     status_code=201,  # documentation only: the route returns its own response
     summary="Reply to a comment (session + CSRF)",
-    responses=responses(
-        apidoc.NewMessage,
-        400,
-        401,
-        403,
-        404,
-        429,
-        ok_status=201,
-        ok_description="Posted",
-        why={
+    responses=_comment_responses(
+        {
             **COMMENT_ERRORS,
             400: COMMENT_ERRORS[400] + "; or comment_id is not an integer from 1 to 2^31-1",
-        },
+        }
     ),
     openapi_extra=apidoc.json_body(apidoc.CommentRequest, "The reply"),
 )

@@ -84,6 +84,7 @@ def build(folder: Path, lines: list[bytes], embed: bool) -> tuple[Any, Any, Any,
         KeywordIndex(folder / "keyword").rebuild(store)
         _build_fts5(fts, lines)
         (folder / "built").write_text("ok")
+    KeywordIndex(folder / "keyword").update(store)  # rebuilt when its fields changed
     embedder = None
     if embed:
         embedder = Embedder()

@@ -53,6 +53,7 @@ def build(folder: Path, distractors: int, embed: bool, max_tokens: int = 128):  
         print(ingest_snapshot(store, subset).summary(), flush=True)
         KeywordIndex(folder / "keyword").rebuild(store)
         marker.write_text("ok")
+    KeywordIndex(folder / "keyword").update(store)  # rebuilt when its fields changed
     embedder = Embedder(max_tokens=max_tokens) if embed else None
     if embedder is not None:
         start = time.perf_counter()

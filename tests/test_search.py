@@ -320,3 +320,18 @@ def test_a_page_filter_alone_searches_and_the_stand_in_honours_filters(store, tm
                 assert "hep-ph" in get_paper(conn, item.removeprefix("paper-")).categories
         empty = client.get("/search", params={"q": "", "has_code": "1"})
         assert 'Words, "exact phrases"' in empty.text  # code alone is not a search
+
+
+def test_an_index_with_older_fields_is_rebuilt(store, tmp_path):
+    load_demo(store)
+    folder = tmp_path / "keyword"
+    index = KeywordIndex(folder)
+    index.rebuild(store)
+    meta = folder / "dailypapers-index.json"
+    stale = json.loads(meta.read_text())
+    stale.pop("schema")  # as the first version wrote it
+    meta.write_text(json.dumps(stale))
+    reopened = KeywordIndex(folder)
+    assert reopened.watermark is None and reopened.count() == 0
+    assert reopened.update(store) > 500
+    assert ids(reopened, "same-sign dilepton")[0] == "1302.2146"

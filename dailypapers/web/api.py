@@ -137,7 +137,7 @@ def api_search(
         str | None, apidoc.integer(1, 120), Query(description="Hits to return, default 120")
     ] = None,
 ) -> list[dict[str, Any]]:
-    """Hybrid search: keyword (BM25, title weighted highest) and semantic (all-MiniLM-L6-v2)
+    """Hybrid search: keyword (BM25 over title, abstract and authors) and semantic (MiniLM)
     rankings fused, in the query language of docs/search.md; an arXiv id or URL returns that
     paper. Until `dailypapers index` has built an index, a substring search stands in."""
     size = params.bounded_int(limit, "limit", 120, 1, 120)

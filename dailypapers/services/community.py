@@ -109,8 +109,8 @@ def post_comment(
     """A new comment (Markdown) on a paper, or a reply: replies to a reply go to its parent,
     so threads stay one level deep."""
     body = check_comment(text)
-    if parent_id is not None and not 0 < parent_id <= MAX_ROW_ID:
-        raise NotFound("The comment you reply to is gone.")
+    if parent_id is not None:
+        _known_id(parent_id, "The comment you reply to is gone.")
     with store.begin() as conn:
         if not paper_exists(conn, arxiv_id):
             raise NotFound(f"No paper {arxiv_id} in this catalog.")
@@ -126,10 +126,15 @@ def post_comment(
     return comment
 
 
+def _known_id(comment_id: int, gone: str) -> None:
+    """An id past the column names no comment: NotFound(`gone`), before any query."""
+    if not 0 < comment_id <= MAX_ROW_ID:
+        raise NotFound(gone)
+
+
 def own_comment(store: Store, user: User, comment_id: int) -> Comment:
     """The user's own comment, not deleted."""
-    if not 0 < comment_id <= MAX_ROW_ID:
-        raise NotFound("That comment is gone.")
+    _known_id(comment_id, "That comment is gone.")
     with store.connect() as conn:
         comment = get_comment(conn, comment_id)
     if comment is None or comment.deleted:
@@ -159,8 +164,7 @@ def remove_comment(store: Store, user: User, comment_id: int) -> Comment:
 
 
 def set_comment_hidden(store: Store, comment_id: int, hidden: bool) -> Comment:
-    if not 0 < comment_id <= MAX_ROW_ID:
-        raise NotFound("That comment is gone.")
+    _known_id(comment_id, "That comment is gone.")
     with store.begin() as conn:
         comment = get_comment(conn, comment_id)
         if comment is None:

@@ -364,7 +364,6 @@ def measure(
             embedder=embedder,
             limit=20,
             depth=100,
-            keyword_weight=1.5,
         )
 
     def timed(function, text: str) -> float:  # type: ignore[no-untyped-def]

@@ -25,6 +25,9 @@ T = TypeVar("T")
 # than 256 on the judged queries (semantic MRR@10 0.911 against 0.860) and embeds twice as fast
 # (about 40 against 21 papers/s here); all-MiniLM-L6-v2 was trained on 128-token inputs.
 DEFAULT_MAX_TOKENS = 128
+# Hybrid search's share of the keyword score (search/hybrid.py), chosen on the tune half of the
+# independent queries at 5k and 72k papers (bench/fusion.py; docs/search.md).
+FUSION_KEYWORD_SHARE = 0.4
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if value < 0 or value != value:
         raise ValueError("must be a number >= 0")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be a number from 0 to 1")
     return value
 
 
@@ -228,11 +238,10 @@ class Config:
         "Tokens of title + abstract the model reads (part of the vectors' model name)",
     )
     embedding_batch_size: int = setting(64, _positive_int, "Papers embedded per batch")
-    fusion_keyword_weight: float = setting(
-        1.5, _positive_float, "Weight of the keyword ranking in hybrid search"
-    )
-    fusion_semantic_weight: float = setting(
-        1.0, _positive_float, "Weight of the semantic ranking in hybrid search"
+    fusion_keyword_share: float = setting(
+        FUSION_KEYWORD_SHARE,
+        _share,
+        "Share of the keyword score in hybrid search (0: semantic only, 1: keyword only)",
     )
     fusion_depth: int = setting(100, _positive_int, "Candidates each leg brings to the fusion")
     index_interval_seconds: float = setting(

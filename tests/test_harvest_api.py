@@ -47,7 +47,10 @@ def test_query_pages_with_start_and_max_results(store):
         ("10", "10"),
     ]
     assert server.requests[0].params["search_query"] == "testing"
-    assert server.requests[1].at - server.requests[0].at >= 0.29  # politeness delay
+    # The politeness delay spaces the client's sends 0.3 s apart; the server sees the first
+    # request later than it was sent (it opened the connection), so allow for that under load
+    # (0.27 s was seen on a busy machine) while a missing delay would show as ~0.01 s.
+    assert server.requests[1].at - server.requests[0].at >= 0.2
 
 
 def test_empty_page_mid_results_is_asked_again(store):

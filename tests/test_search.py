@@ -76,6 +76,31 @@ def test_unambiguous_queries_rank_the_right_paper_first(indexed):
     )
 
 
+def test_a_pasted_abstract_is_searched_for_its_rarest_words(indexed, store):
+    from dailypapers.search import keyword as module
+    from dailypapers.storage.papers import get_paper
+
+    with store.connect() as conn:
+        paper = get_paper(conn, "1302.2146")
+    assert paper is not None
+    query = parse_query(paper.abstract)
+    assert len(set(query.words)) > module.MAX_QUERY_TERMS
+    assert ids(indexed, paper.abstract)[0] == "1302.2146"
+    if isinstance(indexed, KeywordIndex):
+        kept = indexed._distinctive(indexed.index.searcher(), query.words)
+        assert len(kept) == module.MAX_QUERY_TERMS
+        assert not set(kept) & module.STOP_WORDS
+        # the rarest words: none left out is rarer than any kept
+        searcher = indexed.index.searcher()
+
+        def papers_with(word):
+            return searcher.doc_freq("text", module._ANALYZER.analyze(word)[0])
+
+        left_out = set(query.words) - set(kept) - module.STOP_WORDS
+        assert max(map(papers_with, kept)) <= min(map(papers_with, left_out))
+        assert kept == [w for w in dict.fromkeys(query.words) if w in set(kept)]  # text order
+
+
 def test_filters_phrases_authors_and_exclusions(indexed, store):
     from dailypapers.storage.papers import get_paper
 

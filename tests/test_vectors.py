@@ -8,6 +8,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import html
 
 from dailypapers.cli import cli
@@ -170,16 +172,40 @@ def test_cli_index_embeds_and_similar_answers(tmp_path, database_url):
     assert len(found) == 3 and "0704.0001" not in [f["id"] for f in found]
 
 
-def test_rrf_fusion_arithmetic():
-    from dailypapers.search.hybrid import fuse_rankings
+def test_score_fusion_arithmetic():
+    from dailypapers.search.hybrid import fuse_scores
 
-    fused = fuse_rankings([(["a", "b", "c"], 1.0), (["c", "b"], 1.0)], k=60)
-    assert [i for i, _ in fused] == ["c", "b", "a"]  # 1/63 + 1/61 beats 1/62 + 1/62
-    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
-    assert fused[1][1] == pytest.approx(2 / 62)
-    weighted = fuse_rankings([(["a"], 3.0), (["b"], 1.0)])
-    assert [i for i, _ in weighted] == ["a", "b"]
-    assert fuse_rankings([([], 1.0)]) == []
+    keyword = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+    semantic = [("c", 0.8), ("d", 0.6), ("b", 0.4)]
+    fused = dict(fuse_scores(keyword, semantic, 0.25))
+    # BM25 divided by its best; a paper a leg did not bring gets that leg's lowest score
+    assert fused["a"] == pytest.approx(0.25 * 1.0 + 0.75 * 0.4)
+    assert fused["b"] == pytest.approx(0.25 * 0.6 + 0.75 * 0.4)
+    assert fused["c"] == pytest.approx(0.25 * 0.2 + 0.75 * 0.8)
+    assert fused["d"] == pytest.approx(0.25 * 0.2 + 0.75 * 0.6)
+    assert [i for i, _ in fuse_scores(keyword, semantic, 1.0)][:3] == ["a", "b", "c"]
+    assert [i for i, _ in fuse_scores(keyword, semantic, 0.0)][:2] == ["c", "d"]
+    # one leg alone keeps its own order
+    assert [i for i, _ in fuse_scores(keyword, [], 0.3)] == ["a", "b", "c"]
+    assert [i for i, _ in fuse_scores([], semantic, 0.3)] == ["c", "d", "b"]
+    assert fuse_scores([], [], 0.3) == []
+
+
+@given(
+    keyword=st.lists(st.floats(0.01, 100), min_size=1, max_size=30),
+    semantic=st.lists(st.floats(-1, 1), min_size=1, max_size=30),
+    share=st.floats(0, 1),
+)
+def test_fusion_never_drops_a_paper_both_legs_rank_first(keyword, semantic, share):
+    from dailypapers.search.hybrid import fuse_scores
+
+    keyword_hits = [("top", max(keyword))] + [(f"k{n}", s) for n, s in enumerate(keyword)]
+    semantic_hits = [("top", max(semantic))] + [(f"s{n}", s) for n, s in enumerate(semantic)]
+    keyword_hits.sort(key=lambda hit: -hit[1])
+    semantic_hits.sort(key=lambda hit: -hit[1])
+    fused = fuse_scores(keyword_hits, semantic_hits, share)
+    assert fused[0][0] == "top" or fused[0][1] == pytest.approx(fused[1][1])
+    assert {i for i, _ in fused} == {i for i, _ in keyword_hits + semantic_hits}
 
 
 @pytest.fixture

@@ -1,11 +1,19 @@
 """Hybrid search: the keyword leg and the semantic leg, each with the filters applied inside
-it, fused by weighted reciprocal rank.
+it, fused by a convex combination of their scores:
 
-    score(paper) = sum over legs of  weight_leg / (rrf_k + rank_in_leg)
+    score(paper) = share * bm25(paper) / best bm25  +  (1 - share) * cosine(paper)
 
-A long query (a pasted abstract) goes to the semantic leg alone; a query of filters or authors
-alone to the keyword leg alone. Exclusions are honoured in both legs (the semantic leg drops
-papers whose title or abstract contains an excluded word or phrase).
+A paper one leg did not bring gets that leg's last (lowest) score among the `depth` it did
+bring: it scores at most that. `share` is the `fusion_keyword_share` setting. Why scores and
+not ranks: on the independent queries (bench/fusion.py, tuned on one half, reported on the
+other) reciprocal rank fusion fell below the keyword leg alone, because it throws away how far
+ahead a leg's first paper is; the convex combination kept the better leg's ranking where one
+leg was sure and mixed them where neither was (docs/search.md has the numbers).
+
+A query of filters or authors alone goes to the keyword leg alone; a passage (a pasted
+abstract) goes to both, the keyword leg searching its most distinctive words. Exclusions are
+honoured in both legs (the semantic leg drops papers whose title or abstract contains an
+excluded word or phrase).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..config import FUSION_KEYWORD_SHARE
 from ..domain.papers import NO_FILTER, PaperFilter
 from ..domain.query import ParsedQuery
 from ..storage import Store
@@ -23,7 +32,6 @@ from .backends import KeywordSearch, SemanticSearch
 from .keyword import KeywordHit
 from .vector import Embedder
 
-RRF_K = 60
 _LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-leg")
 
 
@@ -35,19 +43,28 @@ class Hit:
     semantic_rank: int | None
 
 
-def fuse_rankings(
-    rankings: Sequence[tuple[Sequence[str], float]], k: int = RRF_K
+def fuse_scores(
+    keyword: Sequence[tuple[str, float]], semantic: Sequence[tuple[str, float]], share: float
 ) -> list[tuple[str, float]]:
-    """Weighted reciprocal rank fusion of ranked id lists, best first; ties by first seen.
+    """The convex combination of two legs' (id, score) lists, each best first: the keyword
+    leg's scores divided by its best, the semantic leg's cosines as they are, a paper a leg
+    did not bring given that leg's lowest score. Best first; ties keep the keyword leg's
+    order, then the semantic leg's.
 
-    >>> fuse_rankings([(["a", "b"], 1.0), (["b", "c"], 1.0)])[0][0]
-    'b'
+    >>> fused = fuse_scores([("a", 8.0), ("b", 4.0)], [("b", 0.9), ("c", 0.5)], 0.5)
+    >>> [(item, round(score, 3)) for item, score in fused]
+    [('a', 0.75), ('b', 0.7), ('c', 0.5)]
     """
-    scores: dict[str, float] = {}
-    for ranking, weight in rankings:
-        for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda pair: -pair[1])
+    top = keyword[0][1] if keyword and keyword[0][1] > 0 else 1.0
+    words = {item: score / top for item, score in keyword}
+    meaning = dict(semantic)
+    words_floor = keyword[-1][1] / top if keyword else 0.0
+    meaning_floor = semantic[-1][1] if semantic else 0.0
+    fused = {
+        item: share * words.get(item, words_floor) + (1 - share) * meaning.get(item, meaning_floor)
+        for item in [*words, *(i for i in meaning if i not in words)]
+    }
+    return sorted(fused.items(), key=lambda pair: -pair[1])
 
 
 def semantic_text(query: ParsedQuery) -> str:
@@ -73,32 +90,29 @@ def hybrid_search(
     limit: int = 20,
     where: PaperFilter = NO_FILTER,
     depth: int = 100,
-    keyword_weight: float = 1.5,
-    semantic_weight: float = 1.0,
+    keyword_share: float = FUSION_KEYWORD_SHARE,
 ) -> list[Hit]:
     """The fused ranking for `query` with the page's filter `where` (ParsedQuery.filter), best
     first, at most `limit` papers. A leg given as None is left out; the semantic leg needs
     both the index (`semantic`) and the model that made its vectors (`embedder`)."""
-    keyword_ids: list[str] = []
-    semantic_ids: list[str] = []
+    keyword_hits: list[tuple[str, float]] = []
+    semantic_hits: list[tuple[str, float]] = []
     text = semantic_text(query)
     keyword_leg: Future[list[KeywordHit]] | None = None
-    if keyword is not None and not query.long:
+    if keyword is not None:
         # The keyword leg runs while the query is embedded (torch releases the GIL).
         keyword_leg = _LEGS.submit(keyword.search, query, limit=depth, where=where)
     if semantic is not None and embedder is not None and text and not query.authors:
         vector = embedder.embed_query(text[:4000])
-        found = [
-            arxiv_id for arxiv_id, _ in semantic.nearest(vector, depth, (), query.filter(where))
-        ]
+        semantic_hits = semantic.nearest(vector, depth, (), query.filter(where))
         if query.excluded_words or query.excluded_phrases:
             with store.connect() as conn:
-                papers = get_papers(conn, found)
-            found = [p.arxiv_id for p in papers if not _excluded(f"{p.title} {p.abstract}", query)]
-        semantic_ids = found
+                papers = get_papers(conn, [arxiv_id for arxiv_id, _ in semantic_hits])
+            kept = {p.arxiv_id for p in papers if not _excluded(f"{p.title} {p.abstract}", query)}
+            semantic_hits = [hit for hit in semantic_hits if hit[0] in kept]
     if keyword_leg is not None:
-        keyword_ids = [hit.arxiv_id for hit in keyword_leg.result()]
-    fused = fuse_rankings([(keyword_ids, keyword_weight), (semantic_ids, semantic_weight)])
-    keyword_rank = {i: r for r, i in enumerate(keyword_ids, 1)}
-    semantic_rank = {i: r for r, i in enumerate(semantic_ids, 1)}
+        keyword_hits = [(hit.arxiv_id, hit.score) for hit in keyword_leg.result()]
+    fused = fuse_scores(keyword_hits, semantic_hits, keyword_share)
+    keyword_rank = {i: r for r, (i, _) in enumerate(keyword_hits, 1)}
+    semantic_rank = {i: r for r, (i, _) in enumerate(semantic_hits, 1)}
     return [Hit(i, s, keyword_rank.get(i), semantic_rank.get(i)) for i, s in fused[:limit]]

@@ -103,8 +103,7 @@ class Searcher:
                 limit=limit,
                 where=where,
                 depth=self.config.fusion_depth,
-                keyword_weight=self.config.fusion_keyword_weight,
-                semantic_weight=self.config.fusion_semantic_weight,
+                keyword_share=self.config.fusion_keyword_share,
             )
             ids = [hit.arxiv_id for hit in hits]
             if not ids and keyword is None:  # no index of any kind yet

@@ -1,5 +1,6 @@
 """One paper, one result: a demo seed paper (local id) and its arXiv record merge, whichever
-arrives first, carrying its daily entry, votes, comments and links, on SQLite and PostgreSQL."""
+arrives first, carrying its daily entry, votes, comments and links, on SQLite and PostgreSQL;
+the search indexes drop it."""
 
 import io
 import json
@@ -14,15 +15,22 @@ from lxml import html
 
 from dailypapers.config import load_config
 from dailypapers.domain.papers import ListFilter
+from dailypapers.domain.query import parse_query
 from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.domain.twins import title_key
 from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.demo import iter_seed_papers
 from dailypapers.ingest.run import ingest_daily_json
+from dailypapers.search.backends import semantic_backend
+from dailypapers.search.keyword import KeywordIndex
+from dailypapers.search.vector import Embedder
 from dailypapers.services import community
+from dailypapers.services.indexing import update_indexes
 from dailypapers.storage.comments import thread
 from dailypapers.storage.daily import list_daily, upvotes_of, vote_rows, voted_papers
+from dailypapers.storage.fulltext import fulltext_search
 from dailypapers.storage.papers import count_papers, get_paper, write_papers
+from dailypapers.storage.schema import paper_aliases, paper_vectors
 from dailypapers.storage.twins import merged_into
 from dailypapers.storage.users import create_user
 from dailypapers.web.app import create_app
@@ -241,3 +249,42 @@ def test_links_and_organisation_of_the_local_paper_carry_over(store):
     assert paper.github_repos == ["https://github.com/SNU-DRL/Soft_Injection"] and paper.has_code
     assert paper.project_pages == ["https://example.org/soft-injection"]
     assert paper.organization == "SNU" and paper.categories == ["cs.CL"] and categories == 1
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder()
+
+
+def test_the_search_indexes_drop_the_local_id_after_the_index_round(store, tmp_path, embedder):
+    config = load_config(environ={"DAILYPAPERS_DATA_DIR": str(tmp_path)})
+    write(store, seed_records())
+    # A hidden paper, as real catalogs have: the index then holds fewer documents than the
+    # catalog has rows, and a stale document would not set off a rebuild that hides it.
+    gone = soft_record(-400, "2406.00001")
+    write(store, [replace(gone, title="Withdrawn"), replace(gone, deleted=True)])
+    update_indexes(store, config, embedder)
+    keyword = KeywordIndex.for_data_dir(tmp_path)
+    query = parse_query(SOFT_TITLE)
+    assert keyword.search(query, limit=1)[0].arxiv_id == SOFT
+    semantic = semantic_backend(store, str(tmp_path), embedder.name)
+    vector = embedder.embed_query(SOFT_TITLE)
+    assert semantic.nearest(vector, 1)[0][0] == SOFT
+
+    write(store, arxiv_records(SOFT_ARXIV))
+    done = update_indexes(store, config, embedder)
+    assert done.embedded == 1  # the arXiv paper; nothing else changed
+    keyword = KeywordIndex.for_data_dir(tmp_path)
+    hits = [h.arxiv_id for h in keyword.search(query, limit=10)]
+    assert hits[0] == SOFT_ARXIV and SOFT not in hits
+    assert keyword.count() == 71
+    near = [i for i, _ in semantic.nearest(vector, 10)]
+    assert near[0] == SOFT_ARXIV and SOFT not in near
+    with store.connect() as conn:
+        stored = set(conn.execute(sa.select(paper_vectors.c.arxiv_id)).scalars())
+        assert SOFT not in stored and SOFT_ARXIV in stored and len(stored) == 71
+        aliases = conn.execute(sa.select(paper_aliases.c.alias_id)).scalars().all()
+        assert aliases == [SOFT]
+        if store.dialect == "postgresql":  # the keyword leg before tantivy's index exists
+            found = [i for i, _ in fulltext_search(conn, query, query.filter(), 10)]
+            assert found[0] == SOFT_ARXIV and SOFT not in found

@@ -232,3 +232,14 @@ def merged_into(conn: Connection, paper_id: str) -> str | None:
     query = sa.select(paper_aliases.c.arxiv_id).where(paper_aliases.c.alias_id == paper_id)
     found: str | None = conn.execute(query).scalar()
     return found
+
+
+def merged_since(conn: Connection, since: datetime) -> list[str]:
+    """The local ids merged away at or after `since` (naive UTC), oldest first: what an index
+    built before then must drop."""
+    query = (
+        sa.select(paper_aliases.c.alias_id)
+        .where(paper_aliases.c.created_at >= since)
+        .order_by(paper_aliases.c.created_at, paper_aliases.c.alias_id)
+    )
+    return list(conn.execute(query).scalars())

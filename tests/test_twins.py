@@ -1,6 +1,6 @@
 """One paper, one result: a demo seed paper (local id) and its arXiv record merge, whichever
 arrives first, carrying its daily entry, votes, comments and links, on SQLite and PostgreSQL;
-the search indexes drop it."""
+its old URLs redirect and the search indexes drop it."""
 
 import io
 import json
@@ -36,6 +36,7 @@ from dailypapers.storage.users import create_user
 from dailypapers.web.app import create_app
 
 from .conftest import DATA, DEMO
+from .test_people import csrf_of, session
 
 SOFT = "local-e4c9054f2135"  # "Soft Injection of Task Embeddings ...", seed page, 2025-07-28
 SOFT_ARXIV = "2507.20906"  # its arXiv record: v1 dated 2025-07-29
@@ -135,6 +136,34 @@ def test_the_seed_paper_and_its_arxiv_record_become_one(store, tmp_path):
         assert page.status_code == 200 and "transfer" in page.text
 
 
+def test_old_urls_answer_301_to_the_arxiv_paper(store, tmp_path):
+    write(store, seed_records())
+    write(store, arxiv_records(SOFT_ARXIV))
+    with TestClient(make_app(store, tmp_path)) as client:
+        for old, new in [
+            (f"/papers/{SOFT}", f"/papers/{SOFT_ARXIV}"),
+            (f"/papers/{SOFT}.md", f"/papers/{SOFT_ARXIV}.md"),
+            (f"/api/papers/{SOFT}", f"/api/papers/{SOFT_ARXIV}"),
+            (f"/api/papers/{SOFT}/comments", f"/api/papers/{SOFT_ARXIV}/comments"),
+            (f"/api/papers/{SOFT}/similar?limit=3", f"/api/papers/{SOFT_ARXIV}/similar?limit=3"),
+            (f"/api/arxiv/{SOFT}/repos", f"/api/arxiv/{SOFT_ARXIV}/repos"),
+        ]:
+            moved = client.get(old, follow_redirects=False)
+            assert (moved.status_code, moved.headers["location"]) == (301, new), old
+            assert "nosniff" in moved.headers["x-content-type-options"]
+        followed = client.get(f"/api/papers/{SOFT}")
+        assert followed.status_code == 200 and followed.json()["id"] == SOFT_ARXIV
+        head = client.head(f"/papers/{SOFT}", follow_redirects=False)
+        assert head.status_code == 301
+        vote = client.post(f"/api/papers/{SOFT}/upvote", follow_redirects=False)
+        assert vote.status_code == 308  # the method and body survive the redirect
+        assert vote.headers["location"] == f"/api/papers/{SOFT_ARXIV}/upvote"
+        # papers that did not merge answer as before
+        assert client.get(f"/papers/{SOFT_ARXIV}").status_code == 200
+        assert client.get(f"/papers/{ROLE}", follow_redirects=False).status_code == 200
+        assert client.get("/papers/local-000000000000").status_code == 404
+
+
 def test_a_seed_paper_arriving_after_its_arxiv_record_joins_it(store):
     write(store, arxiv_records(SOFT_ARXIV))
     counts = write(store, seed_records())
@@ -150,7 +179,7 @@ def test_a_seed_paper_arriving_after_its_arxiv_record_joins_it(store):
         assert get_paper(conn, SOFT) is None and count_papers(conn) == 71
 
 
-def test_twins_listed_and_voted_apart_merge_without_double_counting(store):
+def test_twins_listed_and_voted_apart_merge_without_double_counting(store, tmp_path):
     """A catalog where both were listed before they could merge (Hugging Face's JSON gave no
     arXiv date): one entry remains, imported upvotes are not added up, and a reader who voted
     for both keeps one vote."""
@@ -194,6 +223,16 @@ def test_twins_listed_and_voted_apart_merge_without_double_counting(store):
         assert paper.github_repos == ["https://github.com/Phantom-video/HuMo"] and paper.has_code
         day = list_daily(conn, ListFilter(date(2025, 9, 10), date(2025, 9, 10)))
         assert [i.arxiv_id for i in day] == [HUMO_ARXIV] and day[0].upvotes == 6
+
+    app = make_app(store, tmp_path)
+    app.state.site.clock = lambda: datetime(2025, 9, 12, tzinfo=UTC)
+    carol = session(app, "carol")
+    headers = {"X-CSRF-Token": csrf_of(carol.get(f"/papers/{HUMO_ARXIV}"))}
+    # a vote posted to the old URL (a page loaded before the merge) lands on the arXiv paper
+    voted = carol.post(f"/api/papers/{HUMO}/upvote", headers=headers)
+    assert voted.json() == {"id": HUMO_ARXIV, "upvotes": 7, "voted": True}
+    listed = carol.get("/api/daily_papers", params={"date": "2025-09-10"}).json()
+    assert [(i["paper"]["id"], i["paper"]["upvotes"]) for i in listed] == [(HUMO_ARXIV, 7)]
 
 
 def soft_record(days_later: int, arxiv_id: str = "2507.99999") -> PaperRecord:

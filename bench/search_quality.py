@@ -87,13 +87,22 @@ def score(rankings: dict[str, list[str]], answers: dict[str, str]) -> dict[str, 
     }
 
 
+def merged_answers(store, queries) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Each query's answer, a seed paper's local id replaced by its arXiv twin's where the
+    distractors brought the twin (the two merge on ingest: storage/twins.py)."""
+    from dailypapers.storage.twins import merged_into
+
+    with store.connect() as conn:
+        return {text: merged_into(conn, answer) or answer for text, answer in queries}
+
+
 def evaluate(store, keyword, embedder, queries) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
     from dailypapers.domain.query import parse_query
     from dailypapers.search.backends import StoredVectors
     from dailypapers.search.hybrid import hybrid_search, semantic_text
     from dailypapers.storage.vectors import nearest
 
-    answers = dict(queries)
+    answers = merged_answers(store, queries)
     exact = StoredVectors(store, embedder.name) if embedder is not None else None
     legs: dict[str, dict[str, list[str]]] = {"keyword": {}}
     if embedder is not None:
@@ -129,7 +138,7 @@ def sweep(store, keyword, embedder, queries) -> list[dict[str, float]]:  # type:
         with store.connect() as conn:
             semantic = [i for i, _ in nearest(conn, vector, embedder.name, 200)]
         legs[text] = ([h.arxiv_id for h in keyword.search(parsed, limit=200)], semantic)
-    answers = dict(queries)
+    answers = merged_answers(store, queries)
     texts = [text for text, _ in queries]
     halves = {"all": texts, "even": texts[::2], "odd": texts[1::2]}
     rows = []

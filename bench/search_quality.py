@@ -285,6 +285,7 @@ def main() -> None:
         lines = catalog_lines(targets, None if size >= 72133 else size - len(targets))
         folder = RESULTS / f"eval-{len(lines)}"
         store, keyword, embedder, fts = build(folder, lines)
+        queries = merged_answers(store, queries)
         missing = {q["arxiv_id"] for q in queries} - present(store, queries)
         if missing:
             sys.exit(f"run invalid: targets missing from the catalog: {sorted(missing)}")
@@ -295,6 +296,17 @@ def main() -> None:
         print_table(f"{len(lines):,} sample papers + the demo", scored)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "search_quality.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def merged_answers(store: Any, queries: list[Query]) -> list[Query]:
+    """The queries with each answer that is a seed paper merged into its arXiv twin (the
+    sample brought it: storage/twins.py) replaced by the twin's id."""
+    from dailypapers.storage.twins import merged_into
+
+    with store.connect() as conn:
+        return [
+            {**q, "arxiv_id": merged_into(conn, q["arxiv_id"]) or q["arxiv_id"]} for q in queries
+        ]
 
 
 def present(store: Any, queries: list[Query]) -> set[str]:

@@ -43,14 +43,15 @@ STATUSES = {
     "GET /api/daily_papers": {200, 400},
     "GET /api/papers/search": {200, 400, 429},
     "POST /api/papers/submit": {200, 201, 400, 401, 403, 404, 429, 502},
-    "GET /api/papers/{paper_id}/similar": {200, 400, 404, 429},
-    "POST /api/papers/{paper_id}/upvote": {200, 401, 403, 404, 429},
-    "DELETE /api/papers/{paper_id}/upvote": {200, 401, 403, 404, 429},
-    "GET /api/papers/{paper_id}/comments": {200, 404},
-    "POST /api/papers/{paper_id}/comment": {201, 400, 401, 403, 404, 429},
-    "POST /api/papers/{paper_id}/comment/{comment_id}/reply": {201, 400, 401, 403, 404, 429},
-    "GET /api/papers/{paper_id}": {200, 404},
-    "GET /api/arxiv/{paper_id}/repos": {200, 404},
+    # 301 and 308: a local id merged into its arXiv twin (web/moved.py)
+    "GET /api/papers/{paper_id}/similar": {200, 301, 400, 404, 429},
+    "POST /api/papers/{paper_id}/upvote": {200, 308, 401, 403, 404, 429},
+    "DELETE /api/papers/{paper_id}/upvote": {200, 308, 401, 403, 404, 429},
+    "GET /api/papers/{paper_id}/comments": {200, 301, 404},
+    "POST /api/papers/{paper_id}/comment": {201, 308, 400, 401, 403, 404, 429},
+    "POST /api/papers/{paper_id}/comment/{comment_id}/reply": {201, 308, 400, 401, 403, 404, 429},
+    "GET /api/papers/{paper_id}": {200, 301, 404},
+    "GET /api/arxiv/{paper_id}/repos": {200, 301, 404},
 }
 # The answers to GETs do not depend on who asks, so only the writes are sent by each caller.
 WRITES = [label for label in STATUSES if not label.startswith("GET ")]

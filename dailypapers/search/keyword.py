@@ -30,6 +30,7 @@ from ..domain.papers import NO_FILTER, PaperFilter
 from ..domain.query import ParsedQuery
 from ..storage import Store
 from ..storage.papers import changed_papers, count_changed, count_papers
+from ..storage.twins import merged_since
 
 # Where a query's words are looked for, with their boosts (see the module docstring).
 WORD_FIELDS = {"text": 1.0, "title": 0.3}
@@ -200,7 +201,8 @@ class KeywordIndex:
         """Re-index the papers changed since the last update (all of them the first time).
 
         Every COMMIT_EVERY papers are committed with the watermark after them, so a killed
-        run resumes from its last commit. Hidden papers are removed. An index holding more
+        run resumes from its last commit. Hidden papers are removed, and so are local papers
+        merged into their arXiv twins (storage/twins.py). An index holding more
         papers than the catalog has was made from another catalog and is rebuilt. Returns
         the number of papers (re)indexed.
         """
@@ -214,10 +216,14 @@ class KeywordIndex:
             since -= REINDEX_OVERLAP
         with store.connect() as conn:
             total = count_changed(conn, since)
+            # Local papers merged into their arXiv twins since: their rows are gone.
+            merged = merged_since(conn, since) if since is not None and not fresh else []
         done = uncommitted = 0
         newest: datetime | None = None
         writer = self.index.writer(heap_size=128_000_000, num_threads=1)
         try:
+            for merged_id in merged:
+                writer.delete_documents_by_term("arxiv_id", merged_id)
             for rows in _changed_rows(store, since):
                 for row in rows:
                     if not fresh:  # a new index has nothing to replace
@@ -233,9 +239,10 @@ class KeywordIndex:
                     uncommitted = 0
                 if progress:
                     progress(done, int(total))
-            if uncommitted:
+            if uncommitted or merged:
                 writer.commit()
-                self._set_watermark(newest)
+                if newest is not None:
+                    self._set_watermark(newest)
         finally:
             writer.wait_merging_threads()
             self.index.reload()

@@ -19,6 +19,7 @@ from ..domain.papers import Paper, PaperFilter
 from ..domain.records import DailyEntry, PaperRecord, VersionRecord
 from .filters import paper_conditions
 from .schema import daily_submissions, paper_categories, paper_versions, papers
+from .twins import join_twins, without_merged
 
 _JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
 # Bound parameters per IN (...) query; SQLite allows 32766, PostgreSQL 65535.
@@ -34,6 +35,7 @@ class BatchCounts:
     unchanged: int = 0
     daily_new: int = 0
     daily_updated: int = 0
+    merged: int = 0
     changed: list[str] = field(default_factory=list)
 
     def add(self, other: BatchCounts) -> None:
@@ -42,6 +44,7 @@ class BatchCounts:
         self.unchanged += other.unchanged
         self.daily_new += other.daily_new
         self.daily_updated += other.daily_updated
+        self.merged += other.merged
 
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -151,13 +154,17 @@ def write_papers(
 
     A record with `deleted` hides a paper the catalog has and is ignored otherwise. Records
     carrying a `daily` entry also upsert the paper's daily submission (one per paper).
+    Then local papers and their arXiv twins among the batch merge (storage/twins.py;
+    `merged` counts them); a record under a local id merged before counts as unchanged.
     An empty input gives zero counts and touches nothing.
     """
     now = naive_utc(now or datetime.now(UTC))
     assert now is not None
     records = list(records)
-    folded = fold_batch(records)
-    # A repeat of an id within the batch is merged into the first; it adds no paper.
+    kept = without_merged(conn, records)
+    folded = fold_batch(kept)
+    # A repeat of an id within the batch is merged into the first, and a record of a local
+    # paper merged before is dropped: neither adds a paper.
     counts = BatchCounts(unchanged=len(records) - len(folded))
     if not folded:
         return counts
@@ -208,6 +215,10 @@ def write_papers(
     daily = [(i, f.daily, f.source) for i, f in folded.items() if f.daily and f.row]
     if daily:
         _write_daily(conn, daily, now, counts)
+    # Each paper of the batch as it stands now: rewritten, or unchanged as it was read.
+    current = {i: existing[i] for i in folded if i in existing}
+    current.update((row["arxiv_id"], row) for row in paper_rows)
+    counts.merged = join_twins(conn, current.values(), now)
     return counts
 
 

@@ -217,6 +217,26 @@ rate_windows = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# Local papers merged into their arXiv twins (storage/twins.py, migration 0008): the old id
+# and the arXiv id it now answers to.
+paper_aliases = sa.Table(
+    "paper_aliases",
+    metadata,
+    sa.Column("alias_id", sa.String(64), primary_key=True),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# Papers with a local id (the demo's, domain/ids.py). Written as literal SQL: a query uses the
+# partial index below only when it repeats this predicate as it stands (a bound parameter in
+# place of the pattern would not do on SQLite).
+LOCAL_PAPERS = papers.c.arxiv_id.like(sa.literal_column("'local-%'", sa.String))
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)
@@ -235,3 +255,10 @@ sa.Index(
 )
 sa.Index("ix_paper_categories_category", paper_categories.c.category)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)
+sa.Index("ix_paper_aliases_created_at", paper_aliases.c.created_at)
+sa.Index(
+    "ix_papers_local_published_at",
+    papers.c.published_at,
+    sqlite_where=sa.text("arxiv_id LIKE 'local-%'"),
+    postgresql_where=sa.text("arxiv_id LIKE 'local-%'"),
+)

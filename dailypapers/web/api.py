@@ -192,6 +192,7 @@ def api_submit(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
         404,
         429,
         why={400: "A bad `limit`", 429: "Over `rate_search` for this address (a vector search)"},
+        moved=301,
     ),
 )
 def api_similar(
@@ -226,7 +227,7 @@ VOTE_ERRORS = {
     "/api/papers/{paper_id:path}/upvote",
     summary="Upvote a paper (session + CSRF)",
     response_model=None,
-    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS),
+    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS, moved=308),
 )
 def api_upvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -> dict[str, Any]:
     """Idempotent: upvoting twice leaves one vote. Returns the new count."""
@@ -237,7 +238,7 @@ def api_upvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -
     "/api/papers/{paper_id:path}/upvote",
     summary="Take an upvote back (session + CSRF)",
     response_model=None,
-    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS),
+    responses=responses(apidoc.Vote, 401, 403, 404, 429, why=VOTE_ERRORS, moved=308),
 )
 def api_unvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -> dict[str, Any]:
     return _vote(request, site, paper_id, False)
@@ -255,7 +256,7 @@ def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str
     "/api/papers/{paper_id:path}/comments",
     summary="A paper's comment thread",
     response_model=None,
-    responses=responses(list[apidoc.Comment], 404),
+    responses=responses(list[apidoc.Comment], 404, moved=301),
 )
 def api_comments(site: SiteDep, paper_id: PaperId) -> list[dict[str, Any]]:
     arxiv_id = params.paper_id(paper_id)
@@ -275,7 +276,16 @@ COMMENT_ERRORS = {
 def _comment_responses(why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """What a comment and a reply answer (they differ only in why a 400 happens)."""
     return responses(
-        apidoc.NewMessage, 400, 401, 403, 404, 429, ok_status=201, ok_description="Posted", why=why
+        apidoc.NewMessage,
+        400,
+        401,
+        403,
+        404,
+        429,
+        ok_status=201,
+        ok_description="Posted",
+        why=why,
+        moved=308,
     )
 
 
@@ -333,7 +343,7 @@ def _comment(
     "/api/papers/{paper_id:path}",
     summary="One paper (Hugging Face compatible)",
     response_model=None,
-    responses=responses(apidoc.PaperDetail, 404),
+    responses=responses(apidoc.PaperDetail, 404, moved=301),
 )
 def api_paper(site: SiteDep, paper_id: PaperId) -> dict[str, Any]:
     """The paper as a flat object, with its (empty) linked model, dataset and space lists."""
@@ -358,7 +368,7 @@ def api_paper(site: SiteDep, paper_id: PaperId) -> dict[str, Any]:
     "/api/arxiv/{paper_id:path}/repos",
     summary="Repositories citing a paper",
     response_model=None,
-    responses=responses(apidoc.Repos, 404),
+    responses=responses(apidoc.Repos, 404, moved=301),
 )
 def api_repos(site: SiteDep, paper_id: PaperId) -> dict[str, list[Any]]:
     """Hub repositories linked to the paper: this site hosts none, so the lists are empty."""

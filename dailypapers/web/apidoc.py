@@ -228,6 +228,23 @@ _ERROR_HEADERS = {
 }
 
 
+# A paper id route given the local id of a paper that merged into its arXiv record
+# (web/moved.py): GET answers 301, other methods 308.
+MOVED: dict[int, str] = {
+    301: "The paper merged into its arXiv record: `Location` is this URL with the arXiv id",
+    308: "The paper merged into its arXiv record: send the same request to `Location`, this "
+    "URL with the arXiv id",
+}
+
+_LOCATION_HEADER = {
+    "Location": {
+        "description": "This URL with the arXiv id",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
 def responses(
     ok: Any,
     *errors: int,
@@ -235,10 +252,12 @@ def responses(
     ok_description: str = "Success",
     also: dict[int, tuple[Any, str]] | None = None,
     why: dict[int, str] | None = None,
+    moved: int | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: `ok` (a model or `list[Model]`) under `ok_status`, the
-    `errors` with the error body and header, `also` for another success status, and a
-    `default` for the 500 the app answers when something fails on our side.
+    `errors` with the error body and header, `also` for another success status, `moved`
+    (301 or 308) for a route keyed on a paper id, and a `default` for the 500 the app answers
+    when something fails on our side.
 
     Declaring `default` is also what keeps FastAPI from documenting its 422: it adds one to
     every route with parameters unless the route already names 422, 4XX or default.
@@ -248,6 +267,8 @@ def responses(
     }
     for status, (model, description) in (also or {}).items():
         declared[status] = {"model": model, "description": description}
+    if moved is not None:
+        declared[moved] = {"description": MOVED[moved], "headers": _LOCATION_HEADER}
     for status in errors:
         declared[status] = {
             "model": ErrorBody,

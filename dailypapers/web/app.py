@@ -26,6 +26,7 @@ from ..storage import Store, open_store
 from . import actions, api, auth, errors, feeds, pages, searchpage, urls
 from .cache import PageCache
 from .guards import Guards
+from .moved import MovedPapers
 from .params import iso_week
 from .site import Site
 
@@ -122,6 +123,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(pages.router)
+    # A merged local paper's old URLs redirect before any route runs (web/moved.py).
+    app.add_middleware(MovedPapers, store=store)
     app.add_middleware(
         SessionMiddleware,
         secret_key=auth.load_secret_key(config.secret_key, config.data_dir),

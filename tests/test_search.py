@@ -76,6 +76,26 @@ def test_unambiguous_queries_rank_the_right_paper_first(indexed):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "title_start"),
+    [
+        ("MMLU-Pro", "MMLU-Pro:"),
+        ("M4LE benchmark", "M4LE:"),
+        ("In-BoXBART", "In-BoXBART:"),
+        ("97.23% EuroSAT", "Balanced Multi-Task Attention"),
+        ("M2TRec cold-start", "M2TRec:"),
+    ],
+)
+def test_acronyms_and_numbers_find_their_paper(indexed, store, text, title_start):
+    """Query and text are split into words alike (MMLU-Pro: mmlu + pro; 97.23%: 97 + 23;
+    M4LE one word), and such rare words weigh most: the paper naming them comes first."""
+    from dailypapers.storage.papers import get_paper
+
+    with store.connect() as conn:
+        first = get_paper(conn, ids(indexed, text)[0])
+    assert first is not None and first.title.startswith(title_start)
+
+
 def test_a_pasted_abstract_is_searched_for_its_rarest_words(indexed, store):
     from dailypapers.search import keyword as module
     from dailypapers.storage.papers import get_paper

@@ -6,7 +6,7 @@ import pytest
 
 from dailypapers.domain.records import ParseProblem
 from dailypapers.ingest.arxiv_api import ArxivApiError, parse_api_feed
-from dailypapers.ingest.arxiv_bulk import iter_snapshot, open_snapshot
+from dailypapers.ingest.arxiv_bulk import iter_snapshot, open_snapshot, parse_snapshot_lines
 from dailypapers.ingest.hf_daily import NotDailyPapersJSON, iter_daily_papers
 
 from .conftest import DATA, DEMO
@@ -102,6 +102,26 @@ def test_snapshot_bad_lines_are_named_and_the_rest_kept(tmp_path):
     assert problems[3] == "dump.json.gz:5: record has no id"
     assert "not an arXiv identifier" in problems[4]
     assert "unparseable date" in problems[5]
+
+
+def test_snapshot_lines_orjson_refuses_read_as_the_standard_library_reads_them():
+    """orjson decodes the lines; what it refuses goes to the json module, so a byte-order
+    mark or a NaN reads as before, and a broken line keeps json's words."""
+    good = json.loads(SNAPSHOT.read_bytes().splitlines()[0])
+    lines = [
+        b"\xef\xbb\xbf" + json.dumps(good).encode(),
+        json.dumps({**good, "id": "0704.0002", "size": float("nan")}).encode(),
+        json.dumps({**good, "id": "0704.0003", "size": 2**70}).encode(),
+        b"{bad",
+        json.dumps({**good, "id": "0704.0004", "title": 7}).encode(),
+    ]
+    items = parse_snapshot_lines("s", 1, lines)
+    assert [i.arxiv_id for i in items[:3]] == ["0704.0001", "0704.0002", "0704.0003"]
+    assert [str(i) for i in items[3:]] == [
+        "s:4: invalid JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)",
+        "s:5 (0704.0004): field 'title' must be a string, got int",
+    ]
 
 
 def test_hf_daily_items_and_bad_items():

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from ..domain.ids import InvalidArxivId, parse_arxiv_id
 from ..domain.records import PaperRecord, ParseProblem, VersionRecord
 from .text import (
@@ -87,7 +89,7 @@ def parse_snapshot_lines(
             continue
         where = f"{name}:{number}"
         try:
-            item = json.loads(line)
+            item = _decode(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             out.append(ParseProblem(where, f"invalid JSON: {error}"))
             continue
@@ -100,6 +102,17 @@ def parse_snapshot_lines(
             label = item.get("id") if isinstance(item.get("id"), str) else None
             out.append(ParseProblem(where + (f" ({label})" if label else ""), str(error)))
     return out
+
+
+def _decode(line: bytes) -> Any:
+    """One JSON line -> a Python value: orjson (about twice the speed of the standard library
+    on snapshot lines), and the standard library for what orjson refuses but it accepts (a
+    byte-order mark, UTF-16, lone surrogates, NaN) and for the wording of the error. (orjson
+    reads an integer past 64 bits as a float; no field we read is a number.)"""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 def parse_snapshot_item(item: dict[str, Any]) -> PaperRecord:

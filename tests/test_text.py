@@ -1,7 +1,11 @@
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dailypapers.domain.links import find_links
 from dailypapers.ingest.text import (
+    _join_paragraphs,
     normalize_abstract,
     normalize_title,
     parse_rfc822,
@@ -26,6 +30,17 @@ def test_abstract_paragraphs_follow_indentation():
 def test_uniformly_reindented_abstract_has_no_false_paragraphs():
     text = "\n            We present a model\n            of the TSP.\n        "
     assert normalize_abstract(text) == "We present a model of the TSP."
+
+
+# Lines of words, spaces, tabs, other whitespace and line breaks: what decides paragraphs.
+_ABSTRACT_TEXT = st.text(alphabet=st.sampled_from("ab \t\n\r\xa0\u2003\x85"), max_size=40)
+
+
+@given(_ABSTRACT_TEXT)
+def test_abstract_fast_path_agrees_with_the_paragraph_loop(text):
+    cleaned = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    expected = _join_paragraphs(cleaned) if "\n" in cleaned else " ".join(cleaned.split())
+    assert normalize_abstract(text) == expected
 
 
 def test_latex_is_kept_in_abstracts():

@@ -193,8 +193,21 @@ def fold_batch(records: Iterable[PaperRecord]) -> dict[str, Folded]:
             continue
         row, versions = record_row(record), version_rows(record)
         derive_from_versions(row, versions)
-        if earlier is not None and earlier.row:
-            row, versions = merge_rows(earlier.row, earlier.versions, row, versions)
-        daily = record.daily or (earlier.daily if earlier else None)
-        folded[record.arxiv_id] = Folded(row, versions, daily, record.source, False)
+        fold_row(folded, row, versions, record.source, record.daily)
     return folded
+
+
+def fold_row(
+    folded: dict[str, Folded],
+    row: dict[str, Any],
+    versions: dict[int, dict[str, Any]],
+    source: str,
+    daily: DailyEntry | None = None,
+) -> None:
+    """Fold one description of a paper, as record_row and version_rows give it (derived),
+    into `folded`: merged with an earlier one of the same id, or added."""
+    earlier = folded.get(row["arxiv_id"])
+    if earlier is not None and earlier.row:
+        row, versions = merge_rows(earlier.row, earlier.versions, row, versions)
+    daily = daily or (earlier.daily if earlier else None)
+    folded[row["arxiv_id"]] = Folded(row, versions, daily, source, False)

@@ -14,14 +14,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from ..domain.merge import CONTENT_FIELDS, fold_batch, merge_rows, naive_utc
+from ..domain.merge import CONTENT_FIELDS, Folded, fold_batch, merge_rows, naive_utc
 from ..domain.papers import Paper, PaperFilter
 from ..domain.records import DailyEntry, PaperRecord, VersionRecord
 from .filters import paper_conditions
 from .schema import daily_submissions, paper_categories, paper_versions, papers
 from .twins import join_twins, without_merged
 
-_JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
+JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
 # Bound parameters per IN (...) query; SQLite allows 32766, PostgreSQL 65535.
 _IN_CHUNK = 5000
 
@@ -47,17 +47,18 @@ class BatchCounts:
         self.merged += other.merged
 
 
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+def id_chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+    """`items` in slices of at most `size`, one IN (...) query each."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _load_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         for row in conn.execute(sa.select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
             item = dict(row)
-            for name in _JSON_LISTS:
+            for name in JSON_LISTS:
                 item[name] = json.loads(item[name])
             item["has_code"] = bool(item["has_code"])
             item["withdrawn"] = bool(item["withdrawn"])
@@ -68,7 +69,7 @@ def _load_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict[str, Any]]]:
     found: dict[str, dict[int, dict[str, Any]]] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         query = sa.select(paper_versions).where(paper_versions.c.arxiv_id.in_(chunk))
         for row in conn.execute(query).mappings():
             item = dict(row)
@@ -78,11 +79,19 @@ def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict
     return found
 
 
+def dump_list(value: list[str]) -> str:
+    """A list column as stored: JSON text, `[]` when empty."""
+    return _ENCODER.encode(value) if value else "[]"
+
+
+# json.dumps(value, ensure_ascii=False), without building an encoder for every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _dump(row: dict[str, Any], now: datetime, created: datetime | None) -> dict[str, Any]:
     out = dict(row)
-    for name in _JSON_LISTS:
-        value = out[name]
-        out[name] = json.dumps(value, ensure_ascii=False) if value else "[]"
+    for name in JSON_LISTS:
+        out[name] = dump_list(out[name])
     out["created_at"] = created or now
     out["modified_at"] = now
     return out
@@ -98,7 +107,7 @@ def _sqlite_date(value: date) -> str:
 
 
 @lru_cache(maxsize=32)
-def _insert_plan(
+def insert_plan(
     dialect: Dialect, table: sa.Table, names: tuple[str, ...], conflict: tuple[str, ...]
 ) -> tuple[
     str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]
@@ -116,16 +125,24 @@ def _insert_plan(
     if conflict:
         updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in conflict)
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    getter = itemgetter(*names)
+    return sql, getter, value_converters(dialect.name, table, names)
+
+
+def value_converters(
+    dialect: str, table: sa.Table, names: Sequence[str]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, converter) for the values of `names` the driver cannot take as they are:
+    dates and times on SQLite, none on PostgreSQL. Converters never see None."""
     converters: list[tuple[int, Callable[[Any], Any]]] = []
-    if dialect.name == "sqlite":
+    if dialect == "sqlite":
         for index, name in enumerate(names):
             kind = table.c[name].type
             if isinstance(kind, sa.DateTime):
                 converters.append((index, _sqlite_datetime))
             elif isinstance(kind, sa.Date):
                 converters.append((index, _sqlite_date))
-    getter = itemgetter(*names)
-    return sql, getter, converters
+    return converters
 
 
 def _write_rows(
@@ -133,7 +150,7 @@ def _write_rows(
 ) -> None:
     if not rows:
         return
-    sql, getter, converters = _insert_plan(conn.dialect, table, tuple(rows[0]), conflict)
+    sql, getter, converters = insert_plan(conn.dialect, table, tuple(rows[0]), conflict)
     params: list[Any] = list(map(getter, rows))
     if converters:
         for position, values in enumerate(params):
@@ -158,14 +175,21 @@ def write_papers(
     `merged` counts them); a record under a local id merged before counts as unchanged.
     An empty input gives zero counts and touches nothing.
     """
-    now = naive_utc(now or datetime.now(UTC))
-    assert now is not None
     records = list(records)
     kept = without_merged(conn, records)
-    folded = fold_batch(kept)
+    return write_folded(conn, fold_batch(kept), len(records), now)
+
+
+def write_folded(
+    conn: Connection, folded: dict[str, Folded], seen: int, now: datetime | None = None
+) -> BatchCounts:
+    """write_papers after the fold: `folded` holds one entry per id of `seen` descriptions
+    (domain/merge.py's fold_batch or fold_row); merge each with the catalog and write."""
+    now = naive_utc(now or datetime.now(UTC))
+    assert now is not None
     # A repeat of an id within the batch is merged into the first, and a record of a local
-    # paper merged before is dropped: neither adds a paper.
-    counts = BatchCounts(unchanged=len(records) - len(folded))
+    # paper merged before is dropped (write_papers): neither adds a paper.
+    counts = BatchCounts(unchanged=seen - len(folded))
     if not folded:
         return counts
     ids = list(folded)
@@ -206,7 +230,7 @@ def write_papers(
 
     _write_rows(conn, papers, paper_rows, ("arxiv_id",))
     updated_ids = [r["arxiv_id"] for r in paper_rows if r["arxiv_id"] in existing]
-    for chunk in _chunks(updated_ids):
+    for chunk in id_chunks(updated_ids):
         conn.execute(sa.delete(paper_versions).where(paper_versions.c.arxiv_id.in_(chunk)))
         conn.execute(sa.delete(paper_categories).where(paper_categories.c.arxiv_id.in_(chunk)))
     _write_rows(conn, paper_versions, versions_out)
@@ -227,7 +251,7 @@ def _write_daily(
 ) -> None:
     ids = [arxiv_id for arxiv_id, _, _ in entries]
     existing: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         query = sa.select(daily_submissions).where(daily_submissions.c.arxiv_id.in_(chunk))
         existing.update({row.arxiv_id: dict(row._mapping) for row in conn.execute(query)})
     rows = []

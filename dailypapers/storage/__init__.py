@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,19 @@ class Store:
                 self.generation += 1
 
     @contextmanager
+    def transaction(self, conn: Connection, *, counted: bool = True) -> Iterator[Connection]:
+        """Like `begin()`, on a connection the caller keeps open across transactions (a bulk
+        load holds one for its session settings and locks)."""
+        try:
+            with self._write_lock or nullcontext():
+                conn.execution_options(sqlite_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            if counted:
+                self.generation += 1
+
+    @contextmanager
     def connect(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
@@ -151,10 +164,15 @@ def migrate_store(store: Store, revision: str = "head") -> None:
     """Apply migrations up to `revision` (the same scripts on SQLite and PostgreSQL)."""
     from alembic import command
 
+    from .bulk import restore_after_crash
+
     with store.begin() as conn:
         if store.dialect == "postgresql":
             # Two processes starting at once must not both run the migrations.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240411)")
+        # Indexes a killed bulk load dropped come back first, so migrations see the schema
+        # they expect.
+        restore_after_crash(store, conn)
         command.upgrade(_alembic_config(conn), revision)
 
 

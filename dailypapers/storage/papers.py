@@ -4,7 +4,7 @@ rule is domain/merge.py's), then write only what changed, a batch per transactio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -181,16 +181,22 @@ def write_papers(
 
 
 def write_folded(
-    conn: Connection, folded: dict[str, Folded], seen: int, now: datetime | None = None
+    conn: Connection,
+    folded: dict[str, Folded],
+    seen: int,
+    now: datetime | None = None,
+    written: Sequence[Mapping[str, Any]] = (),
 ) -> BatchCounts:
     """write_papers after the fold: `folded` holds one entry per id of `seen` descriptions
-    (domain/merge.py's fold_batch or fold_row); merge each with the catalog and write."""
+    (domain/merge.py's fold_batch or fold_row); merge each with the catalog and write.
+    `written` are papers rows the caller wrote in this transaction itself (a bulk load's new
+    papers: arxiv_id, title, published_at and hidden): they join twins with the others."""
     now = naive_utc(now or datetime.now(UTC))
     assert now is not None
     # A repeat of an id within the batch is merged into the first, and a record of a local
     # paper merged before is dropped (write_papers): neither adds a paper.
     counts = BatchCounts(unchanged=seen - len(folded))
-    if not folded:
+    if not folded and not written:
         return counts
     ids = list(folded)
     existing = _load_rows(conn, ids)
@@ -242,7 +248,7 @@ def write_folded(
     # Each paper of the batch as it stands now: rewritten, or unchanged as it was read.
     current = {i: existing[i] for i in folded if i in existing}
     current.update((row["arxiv_id"], row) for row in paper_rows)
-    counts.merged = join_twins(conn, current.values(), now)
+    counts.merged = join_twins(conn, [*written, *current.values()], now)
     return counts
 
 

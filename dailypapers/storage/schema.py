@@ -237,6 +237,16 @@ paper_aliases = sa.Table(
 # place of the pattern would not do on SQLite).
 LOCAL_PAPERS = papers.c.arxiv_id.like(sa.literal_column("'local-%'", sa.String))
 
+# Secondary indexes a bulk load has dropped and will create again (storage/bulk.py, migration
+# 0009): the statement that created each, as the database reports it.
+deferred_indexes = sa.Table(
+    "deferred_indexes",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("deferred_at", sa.DateTime, nullable=False),
+)
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)

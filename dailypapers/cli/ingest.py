@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Config
-from ..ingest.run import IngestReport
+from ..ingest.run import BULK_BELOW, IngestReport
 from .common import finish_ingest, open_store_or_exit, progress_bar
 
 if TYPE_CHECKING:
@@ -139,14 +139,20 @@ def ingest_arxiv_api(
 
 @ingest.command("snapshot")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--bulk/--no-bulk",
+    default=None,
+    help="Bulk mode: the papers' secondary indexes are built once at the end (slow pages "
+    f"meanwhile). Default: bulk when the catalog holds fewer than {BULK_BELOW:,} papers.",
+)
 @click.pass_obj
-def ingest_snapshot(cfg: Config, file: Path) -> None:
+def ingest_snapshot(cfg: Config, file: Path, bulk: bool | None) -> None:
     """Import a bulk metadata snapshot (JSON lines, .json or .json.gz), streamed."""
     from ..ingest.run import ingest_snapshot as run
 
     store = open_store_or_exit(cfg)
     with progress_bar("snapshot") as progress:
-        report = run(store, file, batch_size=cfg.ingest_batch_size, progress=progress)
+        report = run(store, file, batch_size=cfg.ingest_batch_size, bulk=bulk, progress=progress)
     finish_ingest(report, cfg, store)
 
 

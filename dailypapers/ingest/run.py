@@ -15,13 +15,15 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from ..domain.records import PaperRecord, ParseProblem
 from ..storage import Store
-from ..storage.papers import BatchCounts, write_papers
-from .arxiv_bulk import iter_line_chunks, iter_snapshot, open_snapshot, parse_snapshot_lines
+from ..storage.bulk import PreparedPaper, bulk_load, prepare_paper
+from ..storage.papers import BatchCounts, count_papers, write_papers
+from .arxiv_bulk import iter_line_chunks, open_snapshot, parse_snapshot_lines
 from .hf_daily import NotDailyPapersJSON, iter_daily_papers
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int | None, str], None]
 
 _KEEP_PROBLEMS = 200
+# A snapshot goes in bulk (unless told) into a catalog with fewer papers than this: building
+# the secondary indexes again costs time in proportion to what the catalog already holds.
+BULK_BELOW = 10_000
+
+T = TypeVar("T")
 
 
 def _no_progress(_done: int, _total: int | None, _detail: str) -> None:
@@ -94,12 +101,26 @@ def write_batches(
     after_batch: Callable[[], None] | None = None,
 ) -> None:
     """Write records in transactions of `batch_size`; problems are counted as skipped."""
-    batch: list[PaperRecord] = []
+
+    def write(batch: list[PaperRecord]) -> BatchCounts:
+        with store.begin() as conn:
+            return write_papers(conn, batch)
+
+    _write_in_batches(items, write, report, batch_size, after_batch)
+
+
+def _write_in_batches(
+    items: Iterable[T | ParseProblem],
+    write: Callable[[list[T]], BatchCounts],
+    report: IngestReport,
+    batch_size: int,
+    after_batch: Callable[[], None] | None,
+) -> None:
+    batch: list[T] = []
 
     def flush() -> None:
         if batch:
-            with store.begin() as conn:
-                report.counts.add(write_papers(conn, batch))
+            report.counts.add(write(batch))
             batch.clear()
         if after_batch:
             after_batch()
@@ -121,13 +142,19 @@ def ingest_snapshot(
     *,
     batch_size: int = 2000,
     workers: int | None = None,
+    bulk: bool | None = None,
     progress: ProgressFn = _no_progress,
 ) -> IngestReport:
     """Stream a bulk snapshot (`.json` / `.json.gz` JSON lines) into the catalog.
 
-    Lines are parsed in `workers` processes (default: one per CPU beyond the first) while this
-    process writes, with at most a few chunks in flight, so memory stays flat. `workers=0`
-    parses in this process.
+    Lines are parsed in `workers` processes (default: one per CPU beyond the first, one per CPU
+    in bulk mode) while this process writes, with at most a few chunks in flight, so memory
+    stays flat. `workers=0` parses in this process.
+
+    `bulk`: True loads in bulk mode (storage/bulk.py: the workers also shape the rows, and the
+    papers' secondary indexes are built once at the end), False never, None (the default)
+    when the catalog holds fewer than BULK_BELOW papers. Both modes leave the same catalog
+    and the same report.
     """
     report = IngestReport("snapshot")
     try:
@@ -136,31 +163,61 @@ def ingest_snapshot(
         report.error = f"cannot read {path}: {error.strerror or error}"
         return report
     total = path.stat().st_size
+    if bulk is None:
+        with store.connect() as conn:
+            bulk = count_papers(conn) < BULK_BELOW
     if workers is None:
-        workers = max(1, (os.cpu_count() or 1) - 1)
+        # In bulk mode the workers do most of the work and this process little: one per CPU.
+        workers = max(1, (os.cpu_count() or 1) - (0 if bulk else 1))
     with raw, lines:
 
         def tick() -> None:
             progress(raw.tell(), total, f"{report.seen:,} records")
 
-        if workers == 0:
-            items: Iterable[PaperRecord | ParseProblem] = iter_snapshot(lines, path.name)
-        else:
-            items = _parse_in_pool(lines, path.name, workers, chunk=max(1, batch_size // 2))
-        write_batches(store, items, report, batch_size, tick)
+        chunk = max(1, batch_size // 2)
+        if not bulk:
+            parse: ChunkParser[PaperRecord] = parse_snapshot_lines
+            items = iter_chunks(lines, path.name, parse, workers, chunk)
+            write_batches(store, items, report, batch_size, tick)
+            return report
+        prepare: ChunkParser[PreparedPaper] = partial(prepare_snapshot_lines, store.dialect)
+        prepared = iter_chunks(lines, path.name, prepare, workers, chunk)
+        log.info("bulk load of %s: secondary indexes are built at the end", path.name)
+        with bulk_load(store) as write:
+            _write_in_batches(prepared, write, report, batch_size, tick)
     return report
 
 
-def _parse_in_pool(
-    lines: IO[bytes], name: str, workers: int, chunk: int
-) -> Iterator[PaperRecord | ParseProblem]:
-    """Parse line chunks in a process pool, in order, keeping at most 2 chunks per worker
-    in flight (the bound that keeps memory flat however large the file)."""
+# (file name, number of the first line, the lines) -> what they hold, in order.
+ChunkParser = Callable[[str, int, list[bytes] | ParseProblem], list[T | ParseProblem]]
+
+
+def prepare_snapshot_lines(
+    dialect: str, name: str, first_line: int, chunk: list[bytes] | ParseProblem
+) -> list[PreparedPaper | ParseProblem]:
+    """parse_snapshot_lines, each record then shaped into rows for `dialect` (a bulk load's
+    worker does both, so the writing process only writes)."""
+    return [
+        item if isinstance(item, ParseProblem) else prepare_paper(item, dialect)
+        for item in parse_snapshot_lines(name, first_line, chunk)
+    ]
+
+
+def iter_chunks(
+    lines: IO[bytes], name: str, parse: ChunkParser[T], workers: int, chunk: int
+) -> Iterator[T | ParseProblem]:
+    """Run `parse` over chunks of `chunk` lines, in order: in this process when `workers` is 0,
+    else in a process pool keeping at most 2 chunks per worker in flight (the bound that keeps
+    memory flat however large the file)."""
+    if workers == 0:
+        for first_line, raw_lines in iter_line_chunks(lines, name, chunk):
+            yield from parse(name, first_line, raw_lines)
+        return
     context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[Future[list[PaperRecord | ParseProblem]]] = deque()
+        pending: deque[Future[list[T | ParseProblem]]] = deque()
         for first_line, raw_lines in iter_line_chunks(lines, name, chunk):
-            pending.append(pool.submit(parse_snapshot_lines, name, first_line, raw_lines))
+            pending.append(pool.submit(parse, name, first_line, raw_lines))
             while len(pending) > 2 * workers:
                 yield from pending.popleft().result()
         while pending:

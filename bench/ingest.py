@@ -1,12 +1,16 @@
 """Ingest benchmark: records/s and peak memory of `dailypapers ingest snapshot` into SQLite for
-synthetic snapshots of 100k and 1M records, and OAI-PMH page parsing speed.
+synthetic snapshots of 100k and 1M records, in the normal and the bulk mode, and OAI-PMH page
+parsing speed.
 
-    .venv/bin/python bench/ingest.py [--sizes 100000 1000000] [--repeat 3] [--out FILE]
+    .venv/bin/python bench/ingest.py [--sizes 100000 1000000] [--repeat 3] [--modes normal bulk]
+                                     [--workers auto] [--before DIR] [--skip-oai] [--out FILE]
 
 The snapshot is generated (Zipf vocabulary, field sizes shaped like real arXiv metadata:
 ~10-word titles, ~170-word abstracts, 1-12 authors, 1-3 categories, 1-4 versions), gzipped, and
 cached under bench/results/. Each ingest runs in a fresh process on an empty database, so the
-peak RSS printed is that process's own. Medians over --repeat runs; the machine is shared.
+peak RSS printed is that process's own (and its largest parse worker's, apart); CPU seconds per
+record are split the same way. Medians over --repeat runs, the modes taking turns; the machine
+is shared, so the load average is printed with each run.
 """
 
 from __future__ import annotations
@@ -124,38 +128,69 @@ def generate_snapshot(path: Path, count: int, seed: int = 7) -> None:
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
+# Peak RSS: this process's own and, separately, its largest parse worker's (RUSAGE_CHILDREN
+# reports the largest child that has ended; the pool's workers end with the ingest).
 INGEST_CHILD = """
-import json, resource, sys, time
+import inspect, json, os, resource, sys, time
 from pathlib import Path
 from dailypapers.storage import open_store
 from dailypapers.ingest.run import ingest_snapshot
 store = open_store(sys.argv[1])
+options = {"workers": None if sys.argv[5] == "auto" else int(sys.argv[5])}
+if "bulk" in inspect.signature(ingest_snapshot).parameters:  # not in --before checkouts
+    options["bulk"] = sys.argv[4] == "bulk"
 start = time.perf_counter()
-report = ingest_snapshot(store, Path(sys.argv[2]), batch_size=int(sys.argv[3]))
+cpu = os.times()
+report = ingest_snapshot(store, Path(sys.argv[2]), batch_size=int(sys.argv[3]), **options)
 elapsed = time.perf_counter() - start
+end = os.times()
 print(json.dumps({"records": report.seen, "seconds": elapsed, "summary": report.summary(),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "cpu_main_s": end.user + end.system - cpu.user - cpu.system,
+                  "cpu_workers_s": end.children_user + end.children_system
+                  - cpu.children_user - cpu.children_system,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_worker_mb":
+                      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
-def bench_ingest(snapshot: Path, repeat: int, batch_size: int) -> dict:
-    runs = []
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{folder}/bench.db"
-            output = subprocess.run(
-                [sys.executable, "-c", INGEST_CHILD, url, str(snapshot), str(batch_size)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            runs.append(json.loads(output.strip().splitlines()[-1]))
+def ingest_once(
+    snapshot: Path, batch_size: int, mode: str, workers: str, code: Path = ROOT
+) -> dict:
+    """One `ingest snapshot` run in a fresh process on an empty SQLite database, with the
+    dailypapers package found in `code` (this checkout, or an older one for a before/after)."""
+    environment = {**os.environ, "PYTHONPATH": str(code)}
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        command = [sys.executable, "-c", INGEST_CHILD, url, str(snapshot), str(batch_size)]
+        output = subprocess.run(
+            [*command, mode, workers],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd=folder,
+        ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict], mode: str, workers: str) -> dict:
     rates = [r["records"] / r["seconds"] for r in runs]
+    records = runs[0]["records"]
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
     return {
-        "records": runs[0]["records"],
+        "mode": mode,
+        "workers": workers,
+        "records": records,
         "records_per_s_median": round(statistics.median(rates)),
         "records_per_s_runs": [round(r) for r in rates],
-        "peak_rss_mb_median": round(statistics.median(r["peak_rss_mb"] for r in runs), 1),
+        "cpu_us_per_record_main": round(median("cpu_main_s") / records * 1e6, 1),
+        "cpu_us_per_record_workers": round(median("cpu_workers_s") / records * 1e6, 1),
+        "peak_rss_mb_median": round(median("peak_rss_mb"), 1),
+        "peak_rss_worker_mb_median": round(median("peak_rss_worker_mb"), 1),
         "summary": runs[0]["summary"],
     }
 
@@ -191,21 +226,52 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--modes", nargs="+", default=["normal", "bulk"], choices=["normal", "bulk"]
+    )
+    parser.add_argument(
+        "--workers", default="auto", help="parse processes: a number, or auto (CPUs - 1)"
+    )
+    parser.add_argument("--skip-oai", action="store_true", help="only the snapshot ingests")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also run the normal path of the checkout in this folder (e.g. `git archive` of "
+        "an older commit), as mode 'before'",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "ingest.json")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results: dict = {"machine": {"cpus": os.cpu_count()}, "snapshot_sqlite": {}}
-    print(f"OAI page parsing ({args.repeat} x 10 pages of 387 records)...", flush=True)
-    results["oai_parse"] = bench_oai_parse(args.repeat)
-    print(json.dumps(results["oai_parse"]), flush=True)
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
+        "date": time.strftime("%Y-%m-%d"),
+        "snapshot_sqlite": {},
+    }
+    if not args.skip_oai:
+        print(f"OAI page parsing ({args.repeat} x 10 pages of 387 records)...", flush=True)
+        results["oai_parse"] = bench_oai_parse(args.repeat)
+        print(json.dumps(results["oai_parse"]), flush=True)
     for size in args.sizes:
         snapshot = RESULTS / f"synthetic-{size}.json.gz"
         if not snapshot.exists():
             print(f"generating {snapshot.name}...", flush=True)
             generate_snapshot(snapshot, size)
         print(f"ingest snapshot {size:,} records into SQLite x{args.repeat}...", flush=True)
-        results["snapshot_sqlite"][str(size)] = bench_ingest(snapshot, args.repeat, args.batch_size)
+        # The modes take turns, so a busy spell on the shared machine hits both alike.
+        modes = (["before"] if args.before else []) + args.modes
+        runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+        for _ in range(args.repeat):
+            for mode in modes:
+                code = args.before.resolve() if mode == "before" else ROOT
+                run = ingest_once(snapshot, args.batch_size, mode, args.workers, code)
+                runs[mode].append(run)
+                rate = run["records"] / run["seconds"]
+                print(f"  {mode}: {rate:,.0f} records/s, load {os.getloadavg()[0]:.1f}", flush=True)
+        results["snapshot_sqlite"][str(size)] = {
+            mode: summarise(mode_runs, mode, args.workers) for mode, mode_runs in runs.items()
+        }
         print(json.dumps(results["snapshot_sqlite"][str(size)]), flush=True)
+    results["machine"]["load_after"] = os.getloadavg()
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
 

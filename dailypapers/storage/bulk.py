@@ -255,8 +255,9 @@ def _insert(
         return
     if conn.dialect.name == "postgresql":
         # COPY: the fastest way in, and the rows are known to be new.
-        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        raw: Any = conn.connection.dbapi_connection
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return

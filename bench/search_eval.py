@@ -2,7 +2,7 @@
 100 known-item queries written independently of this code, each with one target among the
 72,133 papers of ../shared/data/arxiv-sample.
 
-    .venv/bin/python bench/search_eval.py [--others 4900] [--keyword-all]
+    .venv/bin/python bench/search_eval.py [--others 4900] [--keyword-all] [--backend int8]
 
 A fixed split keeps tuning honest: within each query kind, queries alternate between `tune`
 and `held-out` in file order, so both halves hold every kind. Tune on `tune`; report
@@ -66,11 +66,15 @@ def catalog_lines(targets: set[str], others: int | None) -> list[bytes]:
     return lines
 
 
-def build(folder: Path, lines: list[bytes], embed: bool) -> tuple[Any, Any, Any, Path]:
+def build(
+    folder: Path, lines: list[bytes], embed: bool, backend: str = "onnx"
+) -> tuple[Any, Any, Any, Path]:
     """The catalog (SQLite), its tantivy index, the embedder (or None) and an FTS5 file."""
+    from embed import embedder_for
+
     from dailypapers.ingest.run import ingest_snapshot
     from dailypapers.search.keyword import KeywordIndex
-    from dailypapers.search.vector import Embedder, embed_pending
+    from dailypapers.search.vector import embed_pending
     from dailypapers.storage import open_store
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,7 +91,7 @@ def build(folder: Path, lines: list[bytes], embed: bool) -> tuple[Any, Any, Any,
     KeywordIndex(folder / "keyword").update(store)  # rebuilt when its fields changed
     embedder = None
     if embed:
-        embedder = Embedder()
+        embedder = embedder_for(backend, threads=0)  # papers and queries alike
         done = embed_pending(
             store,
             embedder,
@@ -211,13 +215,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--others", type=int, default=4900, help="non-target papers in the catalog")
     parser.add_argument("--keyword-all", action="store_true", help="also keyword legs at 72k")
+    parser.add_argument(
+        "--backend",
+        default="onnx",
+        choices=["onnx", "torch", "int8"],
+        help="what embeds papers and queries: an embedding_backend, or bench/embed.py's int8 "
+        "experiment (results in search_eval-int8.json; its vectors replace the catalog's)",
+    )
     args = parser.parse_args()
     if not SAMPLE.exists() or not QUERIES.exists():
         sys.exit(f"needs {SAMPLE} and {QUERIES}")
     queries = load_queries()
     targets = {q["arxiv_id"] for q in queries}
     lines = catalog_lines(targets, args.others)
-    store, keyword, embedder, fts = build(RESULTS / f"eval-{len(lines)}", lines, embed=True)
+    store, keyword, embedder, fts = build(
+        RESULTS / f"eval-{len(lines)}", lines, embed=True, backend=args.backend
+    )
     missing = targets - present(store, targets)
     if missing:
         sys.exit(f"run invalid: {len(missing)} targets missing from the catalog")
@@ -233,7 +246,8 @@ def main() -> None:
         results[f"{len(every)} papers"] = scored
         print_table(f"{len(every)} papers (keyword legs only)", scored)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "search_eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "search_eval" if args.backend in ("onnx", "torch") else f"search_eval-{args.backend}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 def present(store: Any, ids: set[str]) -> set[str]:

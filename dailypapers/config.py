@@ -100,6 +100,13 @@ def _proxies(text: str) -> str:
     return ",".join(items)
 
 
+def _embedding_backend(text: str) -> str:
+    backend = text.strip().lower()
+    if backend not in ("onnx", "torch"):
+        raise ValueError("must be onnx or torch")
+    return backend
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -232,6 +239,17 @@ class Config:
         "How long pages for anonymous readers are reused; 0 turns the cache off",
     )
     embedding_device: str = setting("cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1")
+    # onnxruntime: the same vectors as torch, without torch in the process (docs/search.md;
+    # its speed against torch's in docs/benchmarks.md, bench/embed.py). torch stays for GPUs.
+    embedding_backend: str = setting(
+        "onnx",
+        _embedding_backend,
+        "What embeds on the CPU: onnx (onnxruntime) or torch; the same vectors either way",
+    )
+    # "" stands for <data_dir>/models: __post_init__ fills it in.
+    embedding_cache_dir: str = setting(
+        "", str, "Folder for the model's ONNX file (made once); default <data_dir>/models"
+    )
     embedding_max_tokens: int = setting(
         DEFAULT_MAX_TOKENS,
         _positive_int,
@@ -257,6 +275,9 @@ class Config:
         if not self.database_url:
             path = Path(self.data_dir).expanduser().resolve() / "dailypapers.db"
             object.__setattr__(self, "database_url", f"sqlite:///{path}")  # frozen dataclass
+        if not self.embedding_cache_dir:
+            models = Path(self.data_dir).expanduser().resolve() / "models"
+            object.__setattr__(self, "embedding_cache_dir", str(models))
 
     def source(self, name: str) -> str:
         """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""

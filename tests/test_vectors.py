@@ -155,8 +155,13 @@ def test_similar_in_the_api_and_on_the_paper_page(catalog, tmp_path):
         assert listed[:3] == [f"/papers/{i['paper']['id']}" for i in items]
 
 
-def test_cli_index_embeds_and_similar_answers(tmp_path, database_url):
-    env = {"DAILYPAPERS_DATABASE_URL": database_url, "DAILYPAPERS_DATA_DIR": str(tmp_path)}
+def test_cli_index_embeds_and_similar_answers(tmp_path, database_url, embedder):
+    env = {
+        "DAILYPAPERS_DATABASE_URL": database_url,
+        "DAILYPAPERS_DATA_DIR": str(tmp_path),
+        # the ONNX file the session's embedder made, not a conversion per test
+        "DAILYPAPERS_EMBEDDING_CACHE_DIR": str(embedder.cache_dir),
+    }
     runner = CliRunner()
     snapshot = DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl"
     assert runner.invoke(cli, ["ingest", "snapshot", str(snapshot)], env=env).exit_code == 0

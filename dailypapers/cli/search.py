@@ -31,12 +31,12 @@ def index(
 ) -> None:
     """Bring the search indexes up to date with the catalog: the keyword index, then the
     embeddings of papers that need one (newest first; resumable: stop it any time)."""
-    from ..search.vector import Embedder
+    from ..search.vector import embedder_for
 
     store = open_store_or_exit(cfg)
     embedder = None
     if not no_vectors:
-        embedder = Embedder(device or cfg.embedding_device, cfg.embedding_max_tokens)
+        embedder = embedder_for(cfg, device=device)
     done = update_indexes_or_wait(cfg, store, embedder, rebuild=rebuild, embed_limit=limit)
     click.echo(f"keyword index: {done.keyword:,} papers indexed, {done.searchable:,} searchable")
     if done.model is None:
@@ -49,11 +49,11 @@ def index(
 
 
 def _searcher(cfg: Config) -> Searcher:
-    from ..search.vector import Embedder
+    from ..search.vector import embedder_for
     from ..services.searching import Searcher
 
     store = open_store_or_exit(cfg)
-    return Searcher(store, cfg, Embedder(cfg.embedding_device, cfg.embedding_max_tokens))
+    return Searcher(store, cfg, embedder_for(cfg))
 
 
 @click.command()

@@ -18,6 +18,7 @@ chooses).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,10 +29,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from usearch.index import Index
 
 from ..domain.papers import NO_FILTER, PaperFilter
 from ..storage import Store
@@ -43,6 +43,9 @@ from ..storage.vectors import (
     vectors_since,
     visible_among,
 )
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 _BATCH = 5000
 LOOK_BACK = timedelta(seconds=60)
@@ -59,8 +62,21 @@ def vector_key(arxiv_id: str) -> int:
     return int.from_bytes(hashlib.sha1(arxiv_id.encode()).digest()[:8], "big") >> 1  # noqa: S324
 
 
+def _usearch_index() -> type[Index]:
+    """usearch's Index, imported after onnxruntime (when it is installed). The usearch 2.26
+    wheel carries its own libstdc++ and exports its locale ids to the whole process:
+    onnxruntime (1.30) imported after it crashes the process in its C++ set-up (a segfault);
+    imported before it, both work. The embedder imports onnxruntime only on its first query,
+    so this is the one place that can order them."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
+
+
 def _new_index() -> Index:
-    return Index(
+    return _usearch_index()(
         ndim=DIMENSIONS,
         metric="cos",
         dtype="f16",

@@ -4,7 +4,7 @@ stemming), plus a light title boost, in a tantivy index kept beside the database
 
 Why one field: summing a BM25 per field (title, abstract, authors: the first design) let a
 paper matching two query words in a short title outrank the one matching most of them in its
-abstract. On the independent queries' tune half (bench/search_eval.py) one field with a title
+abstract. On the independent queries' tune half (bench/search_quality.py (then bench/search_eval.py)) one field with a title
 boost of 0.3 scored MRR@10 0.96 at 5k papers and 0.79 at 72k, against 0.81 and 0.57 for the
 summed fields; on the judged queries it held 0.95 at 5k and rose from 0.81 to 0.84 at 72k.
 

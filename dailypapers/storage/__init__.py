@@ -90,28 +90,32 @@ class Store:
         `counted=False` is for writes that change nothing a page shows (rate-limit counts,
         sessions): they leave `generation` alone, so the anonymous page cache keeps what it
         holds when someone logs in or searches."""
-        try:
+        with self._counted(counted):
             if self._write_lock is None:
                 with self.engine.begin() as conn:
                     yield conn
                 return
-            with self._write_lock, self.engine.connect() as conn:
-                conn.execution_options(sqlite_write=True)
-                with conn.begin():
-                    yield conn
-        finally:
-            if counted:
-                self.generation += 1
+            # The lock before the pool: a writer waiting its turn holds no connection.
+            with self._write_lock, self.engine.connect() as conn, self._writing(conn):
+                yield conn
 
     @contextmanager
     def transaction(self, conn: Connection, *, counted: bool = True) -> Iterator[Connection]:
         """Like `begin()`, on a connection the caller keeps open across transactions (a bulk
         load holds one for its session settings and locks)."""
+        with self._counted(counted), self._write_lock or nullcontext(), self._writing(conn):
+            yield conn
+
+    @contextmanager
+    def _writing(self, conn: Connection) -> Iterator[Connection]:
+        conn.execution_options(sqlite_write=True)  # BEGIN IMMEDIATE on SQLite
+        with conn.begin():
+            yield conn
+
+    @contextmanager
+    def _counted(self, counted: bool) -> Iterator[None]:
         try:
-            with self._write_lock or nullcontext():
-                conn.execution_options(sqlite_write=True)
-                with conn.begin():
-                    yield conn
+            yield
         finally:
             if counted:
                 self.generation += 1

@@ -14,7 +14,6 @@ process that embeds never loads torch.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,9 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..storage.locks import file_lock
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -217,16 +218,14 @@ def _run(session: onnxruntime.InferenceSession, ids: np.ndarray, mask: np.ndarra
 
 @contextmanager
 def _export_lock(cache_dir: Path) -> Iterator[None]:
+    lock = cache_dir / "export.lock"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        handle: IO[str] = (cache_dir / "export.lock").open("a")
+        lock.touch()
     except OSError as error:
         raise ExportError(f"cannot write the model cache {cache_dir}: {error}") from error
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with file_lock(lock):
         yield
-    finally:
-        handle.close()
 
 
 def _probe_inputs(folder: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,6 @@ snapshot of a million papers) belong to `dailypapers index` in a shell or cron.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -21,13 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ..config import Config
 from ..search.backends import semantic_backend
 from ..search.keyword import KeywordIndex
 from ..search.vector import Embedder, embed_pending
 from ..storage import Store
+from ..storage.locks import file_lock
 
 log = logging.getLogger(__name__)
 EMBED_PER_ROUND = 256
@@ -42,19 +41,8 @@ def index_lock(data_dir: str | Path, *, wait: bool) -> Iterator[bool]:
     `wait` is False and another process has it. The lock dies with its process."""
     folder = Path(data_dir).expanduser() / "search"
     folder.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = (folder / "index.lock").open("a")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
+    with file_lock(folder / "index.lock", wait=wait) as held:
+        yield held
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ on the load's own connection and end with it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -40,6 +39,7 @@ from ..domain.merge import (
 )
 from ..domain.records import PaperRecord
 from . import Store
+from .locks import file_lock
 from .papers import (
     JSON_LISTS,
     BatchCounts,
@@ -378,16 +378,8 @@ def _load_lock(store: Store, conn: Connection, *, wait: bool) -> Iterator[bool]:
     if path is None:  # an in-memory database: no other process can see it
         yield True
         return
-    handle: IO[str] = path.open("a")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        handle.close()  # closing drops the lock
+    with file_lock(path, wait=wait) as held:
+        yield held
 
 
 def _lock_path(store: Store) -> Path | None:

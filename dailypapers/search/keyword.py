@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -150,6 +151,20 @@ class KeywordHit:
     score: float
 
 
+def _empty_folder(folder: Path) -> None:
+    """Makes `folder` an empty folder. tantivy's own threads (a merge finishing, the files
+    of a dropped writer being collected) may write into it while it is being removed, which
+    leaves it half-removed: remove what is left again before giving up."""
+    for _attempt in range(5):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            break
+        time.sleep(0.05)
+    else:
+        shutil.rmtree(folder)  # still there: fail with the reason
+    folder.mkdir(parents=True)
+
+
 class KeywordIndex:
     """A tantivy index of the catalog. Open one per process; searching is thread-safe."""
 
@@ -158,7 +173,7 @@ class KeywordIndex:
         if (folder / _META).is_file() and _schema_of(folder) != SCHEMA_VERSION:
             # Written with other fields (an upgrade): start empty; the next update builds it
             # again from the database, and searches use the fallback meanwhile.
-            shutil.rmtree(folder, ignore_errors=True)
+            _empty_folder(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.index = tantivy.Index(_schema(), path=str(folder), reuse=True)
 
@@ -186,8 +201,7 @@ class KeywordIndex:
 
     def rebuild(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop everything and index every visible paper; returns how many were indexed."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
+        _empty_folder(self.folder)
         self.index = tantivy.Index(_schema(), path=str(self.folder), reuse=False)
         return self.update(store, progress, fresh=True)
 

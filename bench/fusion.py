@@ -94,6 +94,12 @@ def evaluate(rule: Rule, legs: dict[str, dict[str, Leg]], queries: list[dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 72133])
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=["convex a0.4 last"],
+        help="rules to show beside the chosen one (names as printed)",
+    )
     args = parser.parse_args()
     queries = load_queries()
     tune = [q for q in queries if q["split"] == "tune"]
@@ -112,8 +118,13 @@ def main() -> None:
     print("tune half, mean MRR@10 over catalogs", args.sizes)
     for name in best[:15]:
         print(f"  {tuned[name]:.3f}  {name}")
+    for name in args.also:
+        if name not in candidates:
+            sys.exit(f"no rule named {name!r}")
+        print(f"  {tuned[name]:.3f}  {name} (shown too)")
     chosen = best[0]
     shown = ["keyword", "semantic", "rrf k60 kw1.5", chosen]
+    shown += [name for name in args.also if name in candidates and name not in shown]
     report: dict[str, Any] = {"tune MRR@10": {n: tuned[n] for n in best[:40]}, "chosen": chosen}
     for n in legs:
         table = {

@@ -209,6 +209,7 @@ def rankings(
                 limit=10,
                 depth=config.fusion_depth,
                 keyword_share=config.fusion_keyword_share,
+                keyword_share_long=config.fusion_keyword_share_long,
             )
         ]
         ranked["fts5 bm25"][text] = [i for i, _ in legs["fts5"][text]]

@@ -25,9 +25,11 @@ T = TypeVar("T")
 # than 256 on the judged queries (semantic MRR@10 0.911 against 0.860) and embeds twice as fast
 # (about 40 against 21 papers/s here); all-MiniLM-L6-v2 was trained on 128-token inputs.
 DEFAULT_MAX_TOKENS = 128
-# Hybrid search's share of the keyword score (search/hybrid.py), chosen on the tune half of the
-# independent queries at 5k and 72k papers (bench/fusion.py; docs/search.md).
-FUSION_KEYWORD_SHARE = 0.4
+# Hybrid search's share of the keyword score (search/hybrid.py) for queries of up to 20 words
+# and for longer ones (a pasted abstract), chosen on the tune half of the independent queries at
+# 5k and 72k papers (bench/fusion.py; docs/search.md).
+FUSION_KEYWORD_SHARE = 0.3
+FUSION_KEYWORD_SHARE_LONG = 0.4
 
 
 class ConfigError(ValueError):
@@ -260,6 +262,11 @@ class Config:
         FUSION_KEYWORD_SHARE,
         _share,
         "Share of the keyword score in hybrid search (0: semantic only, 1: keyword only)",
+    )
+    fusion_keyword_share_long: float = setting(
+        FUSION_KEYWORD_SHARE_LONG,
+        _share,
+        "The same for queries of more than 20 words (a pasted abstract)",
     )
     fusion_depth: int = setting(100, _positive_int, "Candidates each leg brings to the fusion")
     index_interval_seconds: float = setting(

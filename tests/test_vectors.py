@@ -263,6 +263,14 @@ def test_hybrid_finds_paraphrases_and_keeps_filters_inside_each_leg(hybrid_setup
     with store.connect() as conn:
         abstract = get_paper(conn, SATELLITE).abstract
     assert run(abstract)[0] == SATELLITE
+    # the keyword share follows the query's length: a share of 1 gives the keyword leg's order,
+    # 0 the semantic leg's (which differs), so each query must take its own setting
+    for text, shares in [
+        (abstract, {"keyword_share": 0.0, "keyword_share_long": 1.0}),
+        ("remote sensing scene classification", {"keyword_share": 1.0, "keyword_share_long": 0.0}),
+    ]:
+        by_words = [hit.arxiv_id for hit in keyword.search(parse_query(text), limit=10)]
+        assert run(text, **shares) == by_words
 
 
 def test_api_search_is_hybrid_once_vectors_exist(hybrid_setup, embedder):

@@ -4,7 +4,8 @@ it, fused by a convex combination of their scores:
     score(paper) = share * bm25(paper) / best bm25  +  (1 - share) * cosine(paper)
 
 A paper one leg did not bring gets that leg's last (lowest) score among the `depth` it did
-bring: it scores at most that. `share` is the `fusion_keyword_share` setting. Why scores and
+bring: it scores at most that. `share` is the `fusion_keyword_share` setting, or
+`fusion_keyword_share_long` for a query of more than LONG_QUERY_WORDS words. Why scores and
 not ranks: on the independent queries (bench/fusion.py, tuned on one half, reported on the
 other) reciprocal rank fusion fell below the keyword leg alone, because it throws away how far
 ahead a leg's first paper is; the convex combination kept the better leg's ranking where one
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..config import FUSION_KEYWORD_SHARE
+from ..config import FUSION_KEYWORD_SHARE, FUSION_KEYWORD_SHARE_LONG
 from ..domain.papers import NO_FILTER, PaperFilter
 from ..domain.query import ParsedQuery
 from ..storage import Store
@@ -32,6 +33,9 @@ from .backends import KeywordSearch, SemanticSearch
 from .keyword import KeywordHit
 from .vector import Embedder
 
+# Longer queries are descriptions or pasted abstracts, where the keyword leg is surer (its
+# distinctive words rarely all meet in a wrong paper): they get the larger keyword share.
+LONG_QUERY_WORDS = 20
 _LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-leg")
 
 
@@ -91,6 +95,7 @@ def hybrid_search(
     where: PaperFilter = NO_FILTER,
     depth: int = 100,
     keyword_share: float = FUSION_KEYWORD_SHARE,
+    keyword_share_long: float = FUSION_KEYWORD_SHARE_LONG,
 ) -> list[Hit]:
     """The fused ranking for `query` with the page's filter `where` (ParsedQuery.filter), best
     first, at most `limit` papers. A leg given as None is left out; the semantic leg needs
@@ -112,7 +117,8 @@ def hybrid_search(
             semantic_hits = [hit for hit in semantic_hits if hit[0] in kept]
     if keyword_leg is not None:
         keyword_hits = [(hit.arxiv_id, hit.score) for hit in keyword_leg.result()]
-    fused = fuse_scores(keyword_hits, semantic_hits, keyword_share)
+    long = len(text.split()) > LONG_QUERY_WORDS
+    fused = fuse_scores(keyword_hits, semantic_hits, keyword_share_long if long else keyword_share)
     keyword_rank = {i: r for r, (i, _) in enumerate(keyword_hits, 1)}
     semantic_rank = {i: r for r, (i, _) in enumerate(semantic_hits, 1)}
     return [Hit(i, s, keyword_rank.get(i), semantic_rank.get(i)) for i, s in fused[:limit]]

@@ -104,6 +104,7 @@ class Searcher:
                 where=where,
                 depth=self.config.fusion_depth,
                 keyword_share=self.config.fusion_keyword_share,
+                keyword_share_long=self.config.fusion_keyword_share_long,
             )
             ids = [hit.arxiv_id for hit in hits]
             if not ids and keyword is None:  # no index of any kind yet

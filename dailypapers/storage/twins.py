@@ -83,6 +83,16 @@ def join_twins(conn: Connection, rows: Iterable[Mapping[str, Any]], now: datetim
     return merged
 
 
+def merge_existing_twins(conn: Connection, now: datetime) -> int:
+    """Merge every local paper of the catalog that has an arXiv twin in it: for catalogs
+    written before twins merged on write (migrate_store runs it once on the upgrade past
+    migration 0008). Returns how many merged."""
+    query = sa.select(
+        papers.c.arxiv_id, papers.c.title, papers.c.published_at, papers.c.hidden
+    ).where(LOCAL_PAPERS)
+    return join_twins(conn, [dict(row) for row in conn.execute(query).mappings()], now)
+
+
 def _day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     """From the start of `first` to the end of `last`, as naive UTC (what papers store)."""
     return datetime.combine(first, time.min), datetime.combine(last + timedelta(days=1), time.min)

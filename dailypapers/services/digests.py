@@ -515,7 +515,7 @@ class DigestRun:
             self.finish(digest, subscription, RETRY, detail=detail, next_attempt_at=None)
             raise RunStopped(detail)
         if error.temporary:
-            wait = min(RETRY_FIRST * 2 ** max(digest.attempts - 1, 0), RETRY_LONGEST)
+            wait = min(RETRY_FIRST * 2**digest.attempts, RETRY_LONGEST)  # attempts before this one
             self.finish(
                 digest, subscription, RETRY, detail=detail, next_attempt_at=self.now() + wait
             )

@@ -71,7 +71,7 @@ def prepare_trending(store: Store, config: Config, now: datetime) -> Picker:
             upvotes = entry.item.upvotes
             why = (
                 f"Trending: {upvotes} upvote{'s' if upvotes != 1 else ''}, "
-                f"on the daily list of {entry.item.day:%d %B %Y}"
+                f"on the daily list of {entry.item.day.day} {entry.item.day:%B %Y}"
             )
             picks.append(Pick(entry.item.arxiv_id, why))
         return picks

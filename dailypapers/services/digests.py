@@ -59,6 +59,7 @@ from ..storage.digests import (
     held_digests,
     items_of,
     move_digest,
+    open_digests,
     queue_digests,
     shown_papers,
     waiting_digests,
@@ -535,11 +536,7 @@ class DigestRun:
 
     def run(self, subscription_id: int | None) -> None:
         with self.store.connect() as conn:
-            total = sum(
-                n
-                for s, n in digest_counts(conn).items()
-                if s in (QUEUED, READY, CONNECTING, DATA, RETRY)
-            )
+            total = open_digests(conn)
         done = 0
         while True:
             digest = claim_digest(self.store, self.owner, self.now(), self.lease(), subscription_id)

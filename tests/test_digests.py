@@ -25,11 +25,19 @@ from lxml import html
 from dailypapers.cli import cli
 from dailypapers.config import ConfigError, load_config
 from dailypapers.domain.accounts import hash_password
-from dailypapers.domain.digests import ACTIVE, period_of
+from dailypapers.domain.digests import ACTIVE, DigestItem, period_of
+from dailypapers.domain.errors import Conflict
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.services import mail
 from dailypapers.services.digests import run_digests
 from dailypapers.services.subscriptions import MANAGE, sign
+from dailypapers.storage.digests import (
+    claim_digest,
+    freeze_digest,
+    get_digest,
+    items_of,
+    queue_digests,
+)
 from dailypapers.storage.schema import digest_items, digests, subscriptions
 from dailypapers.storage.subscriptions import add_subscription, find_subscription
 from dailypapers.storage.users import create_user
@@ -735,3 +743,33 @@ def test_outbox_keeps_to_the_rate_on_one_connection_and_can_drop_a_mail(sink):
         assert outbox.sent_on_connection == 3
     assert waits == [0.25, 0.25, 0.25]
     assert [r.recipients for r in sink.received] == [[f"r{n}@example.org"] for n in range(3)]
+
+
+def test_leases_and_frozen_papers_keep_runs_apart(catalog):
+    """Storage rules the runs rely on: a held digest is not taken again until its lease ends,
+    writes need the lease, and a paper never goes into two digests of one reader."""
+    sub_id = add_active(catalog, "ada@example.org")
+    moment = NOW.replace(tzinfo=None)
+    until = moment + timedelta(seconds=60)
+    with catalog.begin() as conn:
+        assert queue_digests(conn, "2026-03-05", "2026-W10", moment) == 1
+        assert queue_digests(conn, "2026-03-05", "2026-W10", moment) == 0
+        assert queue_digests(conn, "2026-03-06", "2026-W10", moment) == 1
+    first = claim_digest(catalog, "run-a", moment, until, sub_id)
+    second = claim_digest(catalog, "run-b", moment, until, sub_id)
+    assert first and second and first.id != second.id
+    assert claim_digest(catalog, "run-c", moment, until, sub_id) is None
+    item = DigestItem("2603.00001", "trending", 0, "Trending")
+    with catalog.begin() as conn:
+        assert not freeze_digest(conn, first, "run-b", [item], moment, status="ready")
+        assert freeze_digest(conn, first, "run-a", [item], moment, status="ready")
+    with pytest.raises(Conflict), catalog.begin() as conn:
+        freeze_digest(conn, second, "run-b", [item], moment, status="ready")
+    with catalog.connect() as conn:
+        assert get_digest(conn, second.id).status == "queued"
+        assert items_of(conn, first.id) == [item]
+    # When the lease ends, another run takes the digest over, in the state it was left.
+    later = until + timedelta(seconds=1)
+    taken = claim_digest(catalog, "run-c", later, later + timedelta(seconds=60), sub_id)
+    assert taken is not None and taken.lease_owner == "run-c"
+    assert (taken.id, taken.status) in {(first.id, "ready"), (second.id, "queued")}

@@ -46,7 +46,7 @@ from ..domain.digests import (
     blocked_by,
     period_of,
 )
-from ..domain.errors import BadParameter, NotFound
+from ..domain.errors import BadParameter, Conflict, NotFound
 from ..domain.papers import Paper
 from ..storage import Store
 from ..storage.digests import (
@@ -441,7 +441,16 @@ class DigestRun:
 
     def freeze(self, digest: Digest, subscription: Subscription) -> Digest | None:
         """Compose the digest and freeze its papers; the digest as it is now, or None when
-        another run took it over meanwhile."""
+        another run took it over meanwhile. A paper that another run gave this reader in the
+        meantime (another period's digest) makes it compose again."""
+        for _ in range(3):
+            try:
+                return self._freeze_once(digest, subscription)
+            except Conflict:
+                continue
+        raise RunStopped("digests of one reader kept taking the same papers")
+
+    def _freeze_once(self, digest: Digest, subscription: Subscription) -> Digest | None:
         composed = compose(self.store, subscription, self.sections)
         status = READY if composed.items else EMPTY
         values: dict[str, object] = {"status": status, "lease_until": self.lease()}

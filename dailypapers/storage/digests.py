@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.digests import ACTIVE, OPEN_STATES, QUEUED, Digest, DigestItem
+from ..domain.errors import Conflict
 from . import Store
 from .schema import digest_items, digests, subscriptions
 
@@ -138,9 +139,28 @@ def freeze_digest(
     **values: Any,
 ) -> bool:
     """Record `items` as the digest's papers and set `values` (status ready or empty, the
-    Message-ID), in the caller's transaction, if `owner` still holds the still-queued digest.
-    The items' key (subscription, paper) refuses a paper this reader was already given; the
-    caller leaves those out, and the IntegrityError of a race rolls everything back."""
+    Message-ID), in the caller's transaction, if `owner` still holds the still-queued digest;
+    False, and nothing written, when it does not.
+
+    The items' key (subscription, paper) refuses a paper this reader was already given. The
+    caller leaves those out; when another run froze one of them into another digest of the
+    same reader meanwhile (two periods composed at once), this raises Conflict, nothing of
+    it is written (a savepoint) and the caller composes again."""
+    try:
+        with conn.begin_nested():
+            return _freeze(conn, digest, owner, items, now, values)
+    except sa.exc.IntegrityError:
+        raise Conflict("a paper of this digest went to the reader in another digest") from None
+
+
+def _freeze(
+    conn: Connection,
+    digest: Digest,
+    owner: str,
+    items: Sequence[DigestItem],
+    now: datetime,
+    values: dict[str, Any],
+) -> bool:
     result = conn.execute(
         sa.update(digests)
         .where(

@@ -585,6 +585,7 @@ def test_two_runs_at_once_send_each_digest_once(catalog, sink):
     assert sum(r.queued for r in reports) == 40
 
 
+@pytest.mark.slow
 def test_send_killed_mid_run_then_rerun_sends_every_mail_once(catalog, sink, database_url):
     """`dailypapers digest send` to 500 readers, killed with SIGKILL by the SMTP server while
     it receives the 150th mail; the rerun sends the other 350, and the reader caught in DATA

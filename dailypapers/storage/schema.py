@@ -247,6 +247,79 @@ deferred_indexes = sa.Table(
     sa.Column("deferred_at", sa.DateTime, nullable=False),
 )
 
+# Email digests (storage/subscriptions.py, storage/digests.py, migration 0013). A subscription
+# is one address (and, for an account holder, its account); a digest is one mail of one
+# subscription for one period, inserted once (the unique key) and taken by one run at a time
+# (its lease); its items are the papers frozen into it, one row per (subscription, paper), so
+# the database itself keeps a paper from reaching a reader twice.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("frequency", sa.String(8), nullable=False),
+    sa.Column("sections", sa.Text, nullable=False),
+    sa.Column("max_papers", sa.Integer, nullable=False),
+    sa.Column("negative_keywords", sa.Text, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("pause_reason", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("confirmed_at", sa.DateTime),
+    sa.Column("confirm_sent_at", sa.DateTime),
+    sa.Column("unsubscribed_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("composed_at", sa.DateTime),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("subscription_id", "period", name="uq_digests_subscription_period"),
+)
+
+digest_items = sa.Table(
+    "digest_items",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "digest_id", sa.Integer, sa.ForeignKey("digests.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("section", sa.String(32), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("why", sa.Text, nullable=False),
+)
+
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)
@@ -272,3 +345,5 @@ sa.Index(
     sqlite_where=sa.text("arxiv_id LIKE 'local-%'"),
     postgresql_where=sa.text("arxiv_id LIKE 'local-%'"),
 )
+sa.Index("ix_digests_status", digests.c.status, digests.c.next_attempt_at)
+sa.Index("ix_digest_items_digest_id", digest_items.c.digest_id, digest_items.c.position)

@@ -21,9 +21,10 @@ from ..config import Config
 from ..search.vector import Embedder, embedder_for
 from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
+from ..services.mail import mail_enabled
 from ..services.searching import Searcher
 from ..storage import Store, open_store
-from . import actions, api, auth, errors, feeds, pages, searchpage, urls
+from . import actions, api, auth, digests, errors, feeds, pages, searchpage, urls
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
@@ -58,6 +59,7 @@ def _templates(config: Config) -> Jinja2Templates:
         url=urls,
         this_week=lambda: iso_week(date.today()),
         this_month=lambda: date.today().strftime("%Y-%m"),
+        mail_enabled=mail_enabled(config),
     )
     templates.env.filters["http_url"] = _http_url
     templates.env.filters["highlight"] = searchpage.highlight
@@ -121,6 +123,7 @@ def create_app(
     app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
     app.include_router(auth.router)
+    app.include_router(digests.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).

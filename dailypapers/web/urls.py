@@ -14,6 +14,7 @@ from datetime import date
 from urllib.parse import quote, urlencode
 
 from ..domain.papers import NO_FILTER, PaperFilter
+from ..services.subscriptions import LINK_PATHS
 
 HOME = "/papers"
 TRENDING = "/papers/trending"
@@ -25,6 +26,13 @@ LOGOUT = "/logout"
 LOGOUT_EVERYWHERE = "/logout/everywhere"
 ACCOUNT_SETTINGS = "/settings/password"
 API_DOCS = "/api/docs"
+SUBSCRIBE = "/subscribe"
+DIGEST_SETTINGS = "/settings/digest"
+DIGEST_PREVIEW = "/settings/digest/preview"
+DIGEST_PREVIEW_MAIL = "/settings/digest/preview/mail"
+ADMIN_DIGESTS = "/admin/digests"
+ADMIN_DIGEST_PREVIEW = "/admin/digests/preview"
+ADMIN_DIGEST_PREVIEW_MAIL = "/admin/digests/preview/mail"
 API_DAILY = "/api/daily_papers"
 
 
@@ -134,3 +142,14 @@ def static(name: str, version: str) -> str:
 def swagger_asset(name: str) -> str:
     """Swagger UI's files, served from the swagger-ui-bundle package."""
     return f"/static/swagger/{name}"
+
+
+def digest_link(purpose: str, token: str) -> str:
+    """A signed digest link's path: purpose confirm, unsubscribe or manage."""
+    return LINK_PATHS[purpose] + token
+
+
+def admin_digest_preview(email: str, mail: bool = False) -> str:
+    """The admins' preview of `email`'s next digest (the page, or the mail's HTML alone)."""
+    path = ADMIN_DIGEST_PREVIEW_MAIL if mail else ADMIN_DIGEST_PREVIEW
+    return f"{path}?{urlencode({'email': email})}"

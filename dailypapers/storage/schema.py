@@ -247,7 +247,7 @@ deferred_indexes = sa.Table(
     sa.Column("deferred_at", sa.DateTime, nullable=False),
 )
 
-# Email digests (storage/subscriptions.py, storage/digests.py, migration 0013). A subscription
+# Email digests (storage/subscriptions.py, storage/digests.py, migration 0010). A subscription
 # is one address (and, for an account holder, its account); a digest is one mail of one
 # subscription for one period, inserted once (the unique key) and taken by one run at a time
 # (its lease); its items are the papers frozen into it, one row per (subscription, paper), so

@@ -3,15 +3,15 @@ mail per subscription and period, inserted once, taken by one run at a time unde
 digest_items (the papers frozen into a digest; one row per subscription and paper, so no paper
 reaches a reader twice).
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-10
+Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -274,6 +274,18 @@ class Config:
         _positive_float,
         "How often `serve` brings the search indexes up to date; 0 turns it off",
     )
+    follows_max: int = setting(
+        200, _positive_int, "Categories, authors, searches and organisations one account may follow"
+    )
+    follow_searches_max: int = setting(
+        20,
+        _positive_int,
+        "Searches one account may follow (each is one index query per Following page)",
+    )
+    following_days: int = setting(
+        14, _positive_int, "Days back the Following page, its JSON and its feed look for papers"
+    )
+    rate_follow: str = setting("60/minute", _rate, "Follows and unfollows per account and address")
 
     # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -58,6 +58,10 @@ class NewFollow:
     value: str
     label: str
 
+    @property
+    def why(self) -> str:
+        return PREFIXES[self.kind] + self.label
+
 
 def clean_label(text: object) -> str:
     """The reader's text with spaces collapsed; BadParameter when blank or too long."""

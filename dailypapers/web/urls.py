@@ -134,3 +134,38 @@ def static(name: str, version: str) -> str:
 def swagger_asset(name: str) -> str:
     """Swagger UI's files, served from the swagger-ui-bundle package."""
     return f"/static/swagger/{name}"
+
+
+# --- follows (web/follows.py, web/follows_api.py) --------------------------------------------
+
+FOLLOWING = "/following"
+FOLLOWING_JSON = "/api/me/following"
+FOLLOWS_JSON = "/api/me/follows"
+FOLLOWS_SETTINGS = "/settings/follows"
+FOLLOW = "/follows"
+FOLLOW_NEW = "/follows/new"
+FEED_URL = "/settings/follows/feed"
+FEED_URL_DELETE = "/settings/follows/feed/delete"
+
+
+def unfollow(follow_id: int) -> str:
+    return f"/follows/{follow_id}/delete"
+
+
+def follow_new(kind: str, value: str) -> str:
+    """The page that asks to follow something (where anonymous readers come back to after
+    logging in).
+
+    >>> follow_new("author", "Yann LeCun")
+    '/follows/new?kind=author&value=Yann+LeCun'
+    """
+    return f"{FOLLOW_NEW}?{urlencode({'kind': kind, 'value': value})}"
+
+
+def following_feed(token: str) -> str:
+    return f"/feeds/following/{token}.atom"
+
+
+def author_search(name: str) -> str:
+    """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
+    return search('author:"' + name.replace('"', " ") + '"')

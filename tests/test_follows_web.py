@@ -3,6 +3,7 @@ appear (category chips, author names, organisations, the search page), the login
 of a visitor, the settings page, the Following page and its JSON twin, the private feed and
 its token, CSRF, limits; and the `follows` commands."""
 
+from html.parser import HTMLParser
 
 import pytest
 from click.testing import CliRunner
@@ -61,6 +62,32 @@ def reader(app, username="ada") -> TestClient:
     return client
 
 
+class _FormInParagraph(HTMLParser):
+    """Finds a <form> opened inside a <p>: browsers close the paragraph at the form's start
+    tag, which tears a follow control from its chip (lxml's parser is more forgiving)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_paragraphs = 0
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "p":
+            self.open_paragraphs += 1
+        elif tag == "form" and self.open_paragraphs:
+            self.found.append(dict(attrs).get("action", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self.open_paragraphs:
+            self.open_paragraphs -= 1
+
+
+def forms_in_paragraphs(text: str) -> list[str]:
+    parser = _FormInParagraph()
+    parser.feed(text)
+    return parser.found
+
+
 def token(client) -> str:
     return csrf_of(client.get("/settings/follows"))
 
@@ -107,6 +134,42 @@ def test_follow_a_category_chip_then_see_it_on_the_following_page(app):
     assert following_page(ada) == [] and "Follow something to fill this page" in empty.text
     popular = html.fromstring(empty.text).xpath("//p[@class='popular']//form/@data-value")
     assert popular[:2] == ["cs.CL", "cs.CV"]
+
+
+def test_follow_controls_sit_where_browsers_keep_them(app, store):
+    from dailypapers.domain.records import DailyEntry
+
+    ada = reader(app)
+    ada.post("/follows", data={"csrf_token": token(ada), "kind": "category", "value": "cs.CL"})
+    with store.begin() as conn:  # a paper on the daily list: its card has the controls
+        listed = RECORDS[0]
+        write_papers(
+            conn,
+            [
+                PaperRecord(
+                    listed.arxiv_id,
+                    listed.title,
+                    listed.abstract,
+                    source="hf-daily",
+                    organization="NVIDIA",
+                    daily=DailyEntry(NOW.date(), organization="NVIDIA"),
+                )
+            ],
+        )
+    for path in [
+        "/papers/2603.00003",
+        "/papers",
+        "/following",
+        "/search?q=diffusion",
+        "/settings/follows",
+    ]:
+        page = ada.get(path)
+        assert page.status_code == 200, path
+        assert forms_in_paragraphs(page.text) == [], path
+    card = html.fromstring(ada.get("/papers").text).xpath("//article[@id='paper-2603.00001']")[0]
+    assert card.xpath(".//form[@data-kind='category']/@data-value") == ["cs.CL"]
+    assert card.xpath(".//form[@data-kind='organization']/@data-value") == ["NVIDIA"]
+    assert card.xpath(".//a[@class='author']/text()") == ["Yann LeCun", "Ada Lovelace"]
 
 
 def test_authors_organisations_and_searches_are_followed_where_they_appear(app):

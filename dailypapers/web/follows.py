@@ -45,11 +45,11 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MAX_PAGES = 20  # 1,000 papers: the rest of a window that large is for the JSON API's pages
 FEED_SIZE = 50
-KIND_NAMES = {
-    "category": "Categories",
-    "author": "Authors",
-    "search": "Searches",
-    "organization": "Organisations",
+KIND_NAMES = {  # (one, several)
+    "category": ("Category", "Categories"),
+    "author": ("Author", "Authors"),
+    "search": ("Search", "Searches"),
+    "organization": ("Organisation", "Organisations"),
 }
 
 
@@ -206,7 +206,7 @@ def settings_page(request: Request, site: SiteDep) -> Response:
         return RedirectResponse(urls.login(urls.FOLLOWS_SETTINGS), status_code=303)
     csrf_token(request)
     mine = follows.list_follows(site.store, user.id)
-    groups = [(KIND_NAMES[kind], [f for f in mine if f.kind == kind]) for kind in KINDS]
+    groups = [(KIND_NAMES[kind][1], [f for f in mine if f.kind == kind]) for kind in KINDS]
     context = {
         "groups": groups,
         "total": len(mine),

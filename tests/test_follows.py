@@ -102,6 +102,27 @@ def test_the_canonical_spelling_parses_to_itself(text):
     assert canonical_search(parse_query(canonical)) == canonical
 
 
+def test_the_follows_a_paper_matches_without_the_index():
+    from dailypapers.domain.follows import Follow, follows_of_paper
+
+    made = datetime(2026, 1, 1)
+    follows = [
+        Follow(1, 1, "category", "cs.CL", "cs.CL", made),
+        Follow(2, 1, "author", "lecun, y", "Y. LeCun", made),
+        Follow(3, 1, "organization", "nvidia", "NVIDIA", made),
+        Follow(4, 1, "search", "diffusion", "diffusion", made),
+        Follow(5, 1, "author", "lecun, yann", "Yann LeCun", made),
+    ]
+
+    class Shown:  # what follows_of_paper reads of a Paper
+        categories = ["cs.CV", "cs.CL"]
+        authors = ["Grace Hopper", "Y. Le Cun"]
+        organization = None
+        daily = {"organization": "Nvidia"}
+
+    assert [f.id for f in follows_of_paper(Shown(), follows)] == [1, 2, 3]  # type: ignore[arg-type]
+
+
 # --- a catalog with a reader ------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 # Letters that Unicode does not decompose into a base letter and a mark.
 _SPECIAL = str.maketrans(
@@ -71,6 +72,8 @@ PARTICLES = frozenset(
 SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 # A name with one of these words names a group, which is kept whole: `ATLAS Collaboration`.
 GROUP_WORDS = frozenset(["collaboration", "consortium", "team", "group", "collaborations"])
+# The combining marks that decomposed Latin, Greek and Cyrillic letters carry.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _JOINERS = re.compile(r"[\s\-'’`.]+")
 
 
@@ -82,8 +85,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text.translate(_SPECIAL))).lower()
 
 
 def squash(text: str) -> str:
@@ -119,7 +121,11 @@ class AuthorKey:
         >>> author_key("Y. LeCun").takes(author_key("Yann LeCun"))
         True
         """
-        return any(mine._same(theirs) for mine in self._readings() for theirs in other._readings())
+        if self.surname == other.surname:
+            return self._same(other)
+        if len(self.given) < 2 and len(other.given) < 2:  # one reading each: no other way
+            return False
+        return any(mine._same(theirs) for mine in self._readings for theirs in other._readings)
 
     def _same(self, other: AuthorKey) -> bool:
         if self.surname != other.surname:
@@ -129,6 +135,13 @@ class AuthorKey:
         pairs = zip(self.given, other.given, strict=False)
         return all(_compatible(m, t, first=index == 0) for index, (m, t) in enumerate(pairs))
 
+    @property
+    def surnames(self) -> list[str]:
+        """Every surname this name may have (see `takes`): a key can only take names with
+        one of them, so callers index followed names by these."""
+        return [reading.surname for reading in self._readings]
+
+    @cached_property
     def _readings(self) -> list[AuthorKey]:
         """The key, and the key with its last given names read as part of the surname (`José
         García Pérez` may be García Pérez), one given name always left."""
@@ -151,6 +164,7 @@ def _compatible(mine: str, theirs: str, *, first: bool) -> bool:
     return not first and mine.startswith(theirs)
 
 
+@lru_cache(maxsize=1 << 16)  # names recur across papers; a key is immutable
 def author_key(name: str) -> AuthorKey | None:
     """The key of a name as arXiv writes it; None when it holds no letters.
 

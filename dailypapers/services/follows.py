@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from ..config import Config
-from ..domain.authors import author_key, fold, squash
+from ..domain.authors import AuthorKey, author_key, fold, squash
 from ..domain.errors import BadParameter, Conflict, NotFound, TooMany
 from ..domain.follows import (
     Follow,
@@ -270,17 +270,27 @@ def _page_through(
 def _match_authors(
     store: Store, follows: list[Follow], since: datetime, until: datetime, limit: int, found: Found
 ) -> None:
-    wanted = [(parse_author_value(item.value), item) for item in follows]
-    surnames = {key.surname for key, _ in wanted}
+    # Followed names by every surname they may have: a paper's author is compared only with
+    # the followed names that share one of its surnames.
+    wanted: dict[str, list[tuple[AuthorKey, Follow]]] = {}
+    for item in follows:
+        key = parse_author_value(item.value)
+        for surname in key.surnames:
+            wanted.setdefault(surname, []).append((key, item))
 
     def match(row: tuple[str, datetime, str]) -> bool:
         arxiv_id, published, text = row
         # Cheap first: most papers name none of the followed surnames.
         squashed = squash(fold(text))
-        if not any(surname in squashed for surname in surnames):
+        if not any(surname in squashed for surname in wanted):
             return False
-        keys = [key for key in map(author_key, json.loads(text)) if key is not None]
-        hits = [item for want, item in wanted if any(want.takes(key) for key in keys)]
+        hits: set[Follow] = set()
+        for name in json.loads(text):
+            key = author_key(name)
+            if key is None:
+                continue
+            for surname in key.surnames:
+                hits.update(item for want, item in wanted.get(surname, ()) if want.takes(key))
         for item in hits:
             found(arxiv_id, published, item)
         return bool(hits)

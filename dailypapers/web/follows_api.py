@@ -75,7 +75,7 @@ def follow_json(item: Follow) -> dict[str, Any]:
 @router.get(
     "/api/me/follows",
     summary="What the signed-in reader follows",
-    responses=responses(list[FollowItem], 401),
+    responses=responses(list[FollowItem], 401, why={401: "Not signed in"}),
 )
 def api_follows(request: Request, site: SiteDep) -> JSONResponse:
     """Oldest first."""
@@ -156,6 +156,7 @@ def api_unfollow(
         429,
         why={
             400: "A bad `limit` or `page`",
+            401: "Not signed in",
             429: "Over `rate_search` (one index query per followed search)",
         },
     ),

@@ -298,6 +298,18 @@ class Config:
         _positive_float,
         "How often `serve` brings the search indexes up to date; 0 turns it off",
     )
+    follows_max: int = setting(
+        200, _positive_int, "Categories, authors, searches and organisations one account may follow"
+    )
+    follow_searches_max: int = setting(
+        20,
+        _positive_int,
+        "Searches one account may follow (each is one index query per Following page)",
+    )
+    following_days: int = setting(
+        14, _positive_int, "Days back the Following page, its JSON and its feed look for papers"
+    )
+    rate_follow: str = setting("60/minute", _rate, "Follows and unfollows per account and address")
 
     # Mail (services/mail.py, services/digests.py; docs/personal.md "Email digests").
     smtp_host: str = setting("", str, "SMTP server for mail; empty: the site sends no mail")

@@ -548,7 +548,8 @@ def test_an_account_holder_switches_the_digest_on_with_one_confirmation(catalog,
     path = link_in(confirmation, "/digest/confirm/")
     client.post(path, data={"csrf_token": csrf_of(client.get(path))})
     sub = subscription(catalog, "ada@example.org")
-    assert sub.status == ACTIVE and sub.user_id is not None and sub.sections == ["trending"]
+    assert sub.status == ACTIVE and sub.user_id is not None
+    assert sub.sections == ["trending", "following"]
     page = client.get("/settings/digest")
     off = client.post("/settings/digest", data={"csrf_token": csrf_of(page), "action": "off"})
     assert "Your digest is off." in off.text
@@ -774,3 +775,28 @@ def test_leases_and_frozen_papers_keep_runs_apart(catalog):
     taken = claim_digest(catalog, "run-c", later, later + timedelta(seconds=60), sub_id)
     assert taken is not None and taken.lease_owner == "run-c"
     assert (taken.id, taken.status) in {(first.id, "ready"), (second.id, "queued")}
+
+
+def test_an_account_digest_has_a_following_section_with_its_why_lines(catalog, sink):
+    from dailypapers.services.follows import follow
+
+    config = make_config(sink)
+    with catalog.begin() as conn:
+        ada = create_user(conn, "ada", "ada@example.org", "not a real hash")
+    follow(catalog, config, ada, "author", "Ada Lovelace")
+    add_active(catalog, "ada@example.org", user_id=ada.id, max_papers=4)
+    with catalog.begin() as conn:
+        conn.execute(
+            sa.update(subscriptions)
+            .where(subscriptions.c.user_id == ada.id)
+            .values(sections=json.dumps(["trending", "following"]))
+        )
+    run(catalog, config)
+    [mail] = sink.to("ada@example.org")
+    text = text_of(mail)
+    titles = titles_in(mail)
+    # two by trending (the most upvoted), two from the follow, none twice
+    assert len(titles) == len(set(titles)) == 4
+    assert titles[:2] == [title_of(0), title_of(1)]
+    assert "From what you follow" in text
+    assert text.count("Following: author: Ada Lovelace") == 2

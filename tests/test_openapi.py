@@ -52,6 +52,10 @@ STATUSES = {
     "POST /api/papers/{paper_id}/comment/{comment_id}/reply": {201, 308, 400, 401, 403, 404, 429},
     "GET /api/papers/{paper_id}": {200, 301, 404},
     "GET /api/arxiv/{paper_id}/repos": {200, 301, 404},
+    "GET /api/me/follows": {200, 401},
+    "POST /api/me/follows": {200, 201, 400, 401, 403, 429},
+    "DELETE /api/me/follows/{follow_id}": {200, 400, 401, 403, 404, 429},
+    "GET /api/me/following": {200, 400, 401, 429},
 }
 # The answers to GETs do not depend on who asks, so only the writes are sent by each caller.
 WRITES = [label for label in STATUSES if not label.startswith("GET ")]

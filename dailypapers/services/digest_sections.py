@@ -24,6 +24,8 @@ from ..config import Config
 from ..domain.papers import ListFilter
 from ..storage import Store
 from .daily import trending
+from .follows import following, window
+from .searching import Searcher
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,32 @@ def prepare_trending(store: Store, config: Config, now: datetime) -> Picker:
     return pick
 
 
+def prepare_following(store: Store, config: Config, now: datetime) -> Picker:
+    """The reader's Following (services/follows.py): the newest papers of the last
+    `following_days` that match their follows, with the follows each matched. Searches use the
+    keyword leg alone (no model is loaded for a digest run)."""
+    searcher = Searcher(store, config, None)
+    since, until = window(config, now)
+
+    def pick(reader: Reader, limit: int, exclude: Set[str]) -> list[Pick]:
+        if reader.user_id is None:
+            return []
+        found = following(store, searcher, reader.user_id, since, until, limit + len(exclude))
+        picks = [
+            Pick(item.paper.arxiv_id, "Following: " + " · ".join(f.why for f in item.follows))
+            for item in found
+            if item.paper.arxiv_id not in exclude
+        ]
+        return picks[:limit]
+
+    return pick
+
+
 SECTIONS: dict[str, Section] = {
     section.key: section
     for section in [
         Section("trending", "Trending", prepare_trending, needs_account=False),
+        Section("following", "From what you follow", prepare_following),
     ]
 }
 

@@ -320,6 +320,34 @@ digest_items = sa.Table(
     sa.Column("why", sa.Text, nullable=False),
 )
 
+# What readers follow (storage/follows.py, migration 0011): one row per reader and thing
+# followed, `value` normalised by domain/follows.py, `label` as the reader gave it.
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "kind", "value", name="uq_follows_user_kind_value"),
+)
+
+# Private feed URLs (storage/feed_tokens.py, migration 0011): the sha256 of each reader's
+# token, so a copy of the table gives no URL that works. One per reader and feed.
+feed_tokens = sa.Table(
+    "feed_tokens",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("feed", sa.String(16), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)

@@ -24,7 +24,19 @@ from ..services.limits import StoreLimiter
 from ..services.mail import mail_enabled
 from ..services.searching import Searcher
 from ..storage import Store, open_store
-from . import actions, api, auth, digests, errors, feeds, pages, searchpage, urls
+from . import (
+    actions,
+    api,
+    auth,
+    digests,
+    errors,
+    feeds,
+    follows,
+    follows_api,
+    pages,
+    searchpage,
+    urls,
+)
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
@@ -52,7 +64,9 @@ def _people(request: Request) -> dict[str, object]:
 
 
 def _templates(config: Config) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_people])
+    templates = Jinja2Templates(
+        directory=HERE / "templates", context_processors=[_people, follows.follow_state]
+    )
     templates.env.globals.update(
         site_name=config.site_name,
         version=__version__,
@@ -120,6 +134,8 @@ def create_app(
         )
 
     app.include_router(api.router)
+    app.include_router(follows_api.router)
+    app.include_router(follows.router)  # /feeds/following/... before /feeds/{kind}.{fmt}
     app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
     app.include_router(auth.router)

@@ -15,6 +15,7 @@ from ..services.searching import Results
 from . import params, urls
 from .auth import limit
 from .feeds import papers_feed
+from .follows import author_searched, search_to_follow
 from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
@@ -67,6 +68,8 @@ def search_page(request: Request, site: SiteDep) -> Response:
             "has_code": where.has_code,
             "categories": list(where.categories),
             "searched": results.searched,
+            "follow_text": search_to_follow(text, where),
+            "follow_author": author_searched(text),
         },
     )
 

@@ -153,3 +153,38 @@ def admin_digest_preview(email: str, mail: bool = False) -> str:
     """The admins' preview of `email`'s next digest (the page, or the mail's HTML alone)."""
     path = ADMIN_DIGEST_PREVIEW_MAIL if mail else ADMIN_DIGEST_PREVIEW
     return f"{path}?{urlencode({'email': email})}"
+
+
+# --- follows (web/follows.py, web/follows_api.py) --------------------------------------------
+
+FOLLOWING = "/following"
+FOLLOWING_JSON = "/api/me/following"
+FOLLOWS_JSON = "/api/me/follows"
+FOLLOWS_SETTINGS = "/settings/follows"
+FOLLOW = "/follows"
+FOLLOW_NEW = "/follows/new"
+FEED_URL = "/settings/follows/feed"
+FEED_URL_DELETE = "/settings/follows/feed/delete"
+
+
+def unfollow(follow_id: int) -> str:
+    return f"/follows/{follow_id}/delete"
+
+
+def follow_new(kind: str, value: str) -> str:
+    """The page that asks to follow something (where anonymous readers come back to after
+    logging in).
+
+    >>> follow_new("author", "Yann LeCun")
+    '/follows/new?kind=author&value=Yann+LeCun'
+    """
+    return f"{FOLLOW_NEW}?{urlencode({'kind': kind, 'value': value})}"
+
+
+def following_feed(token: str) -> str:
+    return f"/feeds/following/{token}.atom"
+
+
+def author_search(name: str) -> str:
+    """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
+    return search('author:"' + name.replace('"', " ") + '"')

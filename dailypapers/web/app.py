@@ -23,7 +23,7 @@ from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store, open_store
-from . import actions, api, auth, errors, feeds, pages, searchpage, urls
+from . import actions, api, auth, errors, feeds, library, pages, searchpage, urls
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
@@ -93,9 +93,13 @@ def create_app(
         if background_index and config.index_interval_seconds > 0:
             site.indexer = BackgroundIndexer(store, config, embedder, config.index_interval_seconds)
             site.indexer.start()
+        if background_index:  # imports a stopped process left half-fetched
+            library.fetcher(site).resume()
         yield
         if site.indexer is not None:
             site.indexer.stop()
+        if site.library_fetcher is not None:
+            site.library_fetcher.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -117,11 +121,13 @@ def create_app(
             request, "api_docs.html", {"openapi_url": app.openapi_url}
         )
 
+    app.include_router(library.api_router)
     app.include_router(api.router)
     app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
     app.include_router(auth.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
+    app.include_router(library.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)
@@ -141,7 +147,11 @@ def create_app(
         cookie=SESSION_COOKIE,
         state=app.state,
     )
-    app.add_middleware(Guards, docs_path=urls.API_DOCS)  # outermost: every answer, cached too
+    app.add_middleware(  # outermost: every answer, cached too
+        Guards,
+        docs_path=urls.API_DOCS,
+        body_limits=library.body_limits(config.library_import_max_bytes),
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> HTMLResponse:

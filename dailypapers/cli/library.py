@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..config import Config
 from ..domain.people import User
@@ -61,7 +62,8 @@ def library_import(cfg: Config, username: str, file: Path, fmt: str | None) -> N
     try:
         record = import_file(store, cfg, user, data, file.name, fmt, datetime.now(UTC))
     except Refused as error:
-        err.print(f"[red]error:[/red] {file}: {error}", highlight=False, markup=True)
+        message = escape(f"{file}: {error}")  # the file's text may hold [brackets]
+        err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_FAILED)
     if record.status == FETCHING:
         with polite_client(cfg) as client, progress_bar("arXiv") as progress:

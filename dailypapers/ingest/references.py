@@ -57,9 +57,10 @@ def read_references(
     not UTF-8 or not valid in its format. An empty file gives no references.
     """
     if len(data) > max_bytes:
+        limit = f"{max_bytes / 1048576:g} MiB" if max_bytes >= 1048576 else f"{max_bytes:,} bytes"
         raise TooLarge(
-            f"The file is larger than the {max_bytes / 1048576:.1f} MiB an import may be "
-            "(library_import_max_bytes): split it and import the parts."
+            f"The file is larger than the {limit} an import may be (library_import_max_bytes): "
+            "split it and import the parts."
         )
     text = _decode(data)
     if fmt is not None and fmt not in FORMATS:

@@ -102,7 +102,8 @@ def form_import(request: Request, site: SiteDep, form: FormDep) -> Response:
         limit(request, "library_import", user)
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise BadParameter("Choose a file to import.")
-        data = upload.file.read(site.config.library_import_max_bytes + 1)
+        with upload.file:  # past the limit, one byte more says enough
+            data = upload.file.read(site.config.library_import_max_bytes + 1)
         record = library.import_file(
             site.store, site.config, user, data, upload.filename, fmt, site.clock()
         )
@@ -110,6 +111,9 @@ def form_import(request: Request, site: SiteDep, form: FormDep) -> Response:
         if isinstance(error, LoginRequired):
             raise
         return _render_library(request, site, user, str(error), status_of(error))
+    finally:
+        if isinstance(upload, UploadFile):
+            upload.file.close()  # read or not: the form's spooled file is ours to close
     if record.status == FETCHING:
         fetcher(site).submit(record.id)
     flash(request, _summary(record))

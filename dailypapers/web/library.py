@@ -69,7 +69,7 @@ def _render_library(
             "error": error,
             "formats": FORMATS,
             "max_entries": site.config.library_import_max_entries,
-            "max_mib": round(site.config.library_import_max_bytes / 1048576, 1),
+            "max_mib": f"{site.config.library_import_max_bytes / 1048576:.3g}",
         },
         status_code=status,
     )

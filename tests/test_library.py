@@ -21,6 +21,7 @@ from dailypapers.domain.records import PaperRecord
 from dailypapers.ingest.arxiv_bulk import iter_snapshot
 from dailypapers.ingest.arxiv_oai import parse_oai_page
 from dailypapers.ingest.demo import DEMO_DIR, iter_seed_papers
+from dailypapers.ingest.references import read_references
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.services import community, library, userdata
 from dailypapers.storage.daily import voted_papers
@@ -586,8 +587,24 @@ def test_the_title_rule_settles_ties_by_the_first_author(store):
         authors=["Jane Doe"],
         published_at=datetime(2025, 1, 2),
     )
+    latex = PaperRecord(
+        arxiv_id="2501.00002",
+        title="The Haj{\\l}asz capacity density condition is self-improving",
+        abstract="A title with LaTeX, as arXiv keeps it.",
+        source="arxiv-api",
+        authors=["Javier Canto", "Antti V. Vähäkangas (Jyväskylä)"],
+        published_at=datetime(2025, 1, 3),
+    )
     with store.begin() as conn:
-        write_papers(conn, [twin])
+        write_papers(conn, [twin, latex])
+    [hajlasz] = read_references(
+        b"@article{c, title = {The Haj{\\l}asz capacity density condition is self-improving},"
+        b' author = {Canto, Javier and V{\\"a}h{\\"a}kangas, Antti}}',
+        None,
+        max_bytes=1000,
+        max_entries=1,
+    ).references
+    assert hajlasz.title == "The Hajłasz capacity density condition is self-improving"
     references = [
         Reference("line 1", title="Spatial Networks", first_surname="Barthelemy"),
         Reference("line 2", title="Spatial {N}etworks", first_surname="Doe"),
@@ -604,6 +621,12 @@ def test_the_title_rule_settles_ties_by_the_first_author(store):
             first_surname="Lomholt",
         ),
         Reference("line 7", key="x"),
+        hajlasz,  # its text's key is "hajłasz...", the LaTeX's "hajlasz..." as the catalog's
+        Reference(
+            "line 9",
+            title="The Hajlasz capacity density condition is self-improving",
+            first_surname="Vahakangas",
+        ),
     ]
     with store.connect() as conn:
         found = library.match_references(conn, references)
@@ -623,6 +646,8 @@ def test_the_title_rule_settles_ties_by_the_first_author(store):
         ("unmatched", None, "the title matches 1010.4181, but Nobody is not among its authors"),
         ("matched", "1010.4181", "title"),
         ("unmatched", None, "it has no arXiv id, DOI or title"),
+        ("matched", "2501.00002", "title"),
+        ("matched", "2501.00002", "title"),  # an author among others, affiliation and all
     ]
     assert choose_by_title(Reference("x", title="t"), [Candidate("a", [])]) == ("a", "title")
 

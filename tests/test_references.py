@@ -325,6 +325,7 @@ def test_the_format_is_told_from_the_content(text, fmt):
         (r"$\mathcal{O}(n^2)$ {Time}", r"$\mathcal{O}(n^2)$ Time"),
         (r"\LaTeX{} and \TeX", "LaTeX and TeX"),
         (r"see \url{https://arxiv.org/abs/1706.03762}", "see https://arxiv.org/abs/1706.03762"),
+        (r"Sets \{x\} and \textbraceleft{}y\textbraceright{}", "Sets {x} and {y}"),
     ],
 )
 def test_latex_is_decoded_as_reference_managers_write_it(latex, text):

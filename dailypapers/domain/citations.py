@@ -89,8 +89,17 @@ def _letters(number: int) -> str:
 
 
 def _balanced(text: str) -> str:
-    """`text` as a braced BibTeX value: braces dropped when they do not pair up (BibTeX
-    counts every brace, escaped or not), whitespace collapsed."""
+    """`text` as a braced BibTeX value: LaTeX's literal braces spelt as commands (BibTeX
+    counts `\\{` as a brace, bibtexparser does not), other braces dropped when they do not pair
+    up, no backslash left at the end (it would escape the closing brace), whitespace collapsed.
+
+    >>> print(_balanced("Sets \\\\{x\\\\} in {BERT} and \\\\Euclid\\\\"))
+    Sets \\textbraceleft{}x\\textbraceright{} in {BERT} and \\Euclid
+    >>> _balanced("An {unpaired brace")
+    'An unpaired brace'
+    """
+    text = text.replace("\\{", "\\textbraceleft{}").replace("\\}", "\\textbraceright{}")
+    text = text.rstrip().rstrip("\\")
     depth = 0
     for char in text:
         depth += {"{": 1, "}": -1}.get(char, 0)

@@ -78,18 +78,29 @@ def normal_doi(text: str | None) -> str | None:
     return value.lower() if re.match(r"^10\.\d{4,9}/\S+$", value) else None
 
 
+def _without_affiliations(name: str) -> str:
+    """A name without the affiliations arXiv keeps in it: "A. Smith (LJLL (UMR 7598))"."""
+    while "(" in name:
+        shorter = re.sub(r"\([^()]*\)?", " ", name)
+        if shorter == name:
+            break
+        name = shorter
+    return name.replace(")", " ")
+
+
 def surname_matches(surname: str, name: str) -> bool:
     """Whether `name` (as arXiv writes it, "Given Family") ends with the surname `surname`,
     letters compared as title keys are (accents and LaTeX dropped, case folded).
 
     >>> surname_matches(r"M{\\"u}ller", "Jörg Müller"), surname_matches("van der Berg", "H. van der Berg")
     (True, True)
-    >>> surname_matches("Li", "Xiaoli Wang")
-    False
+    >>> surname_matches("Li", "Xiaoli Wang"), surname_matches("Fadili", "Jalal M. Fadili (NU, GREYC)")
+    (False, True)
     """
     wanted = title_key(surname)
     if not wanted:
         return False
+    name = _without_affiliations(name)
     words = [title_key(word) for word in name.replace(",", " ").split()]
     while words and words[-1] in _SUFFIXES:
         words.pop()
@@ -113,6 +124,13 @@ class Reference:
     dois: list[str] = field(default_factory=list)
     added_at: datetime | None = None
     how: str | None = None
+    title_latex: str | None = None  # the title as written, when that was LaTeX (BibTeX)
+
+    def title_keys(self) -> list[str]:
+        """The keys its title may have in the catalog: of the text, and of the LaTeX as
+        written (`Haj{\\l}asz` is "hajlasz" to the catalog's rule, "Hajłasz" is "hajłasz")."""
+        keys = [title_key(self.title or ""), title_key(self.title_latex or "")]
+        return [key for key in dict.fromkeys(keys) if key]
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ..domain.library import EXPORT_FORMAT, Reference, arxiv_id_in, normal_doi
 
 FORMATS = ("bibtex", "ris", "csl-json", "arxiv-ids", "dailypapers")
 _SHOWN_ERRORS = 5
+_AUTHORS_READ = 10
 
 
 class ReferenceFileError(BadParameter):
@@ -190,10 +191,13 @@ def _bibtex_reference(entry: bibtex.Entry) -> Reference:
         position=f"line {(entry.start_line or 0) + 1}",
         key=entry.key or None,
         title=decode_latex(fields.get("title", "")) or None,
+        title_latex=fields.get("title") or None,
         year=_year(fields.get("year") or fields.get("date")),
     )
     names = [n for n in split_multiple_persons_names(fields.get("author", "")) if n.strip()]
-    for index, name in enumerate(names):
+    # The first author settles ties; a few more are kept to show. A collaboration's thousands
+    # of names would cost a second of parsing each.
+    for index, name in enumerate(names[:_AUTHORS_READ]):
         if name.strip().lower() == "others":
             continue
         parts = parse_single_name_into_parts(name, strict=False)
@@ -270,6 +274,10 @@ _ACCENT = re.compile(
     re.VERBOSE,
 )
 _LETTER = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|[oOlLij])(?![A-Za-z])(?:\{\})?\s?")
+_LINK = re.compile(r"\\(?:url|href)\s*\{([^}]*)\}(?:\{[^}]*\})?")
+_SPACING = re.compile(r"\\[,;: ]|\\\\")
+_HELD = re.compile("\x00(\\d+)\x00")
+_LATEX = re.compile(r"[\\{}$~`']|--")
 _ESCAPED = re.compile(r"\\([&%$_#{}])")
 _COMMAND = re.compile(r"\\([A-Za-z]+)\s*")
 _FORMATTING = frozenset(
@@ -277,7 +285,15 @@ _FORMATTING = frozenset(
     + ["text", "mbox", "bf", "it", "em", "rm", "sc", "sf", "tt", "protect", "relax", "noopsort"]
     + ["textsuperscript", "textsubscript", "uppercase", "lowercase", "MakeUppercase"]
 )
-_SYMBOLS = {"textendash": "–", "textemdash": "—", "ldots": "…", "dots": "…", "textquoteright": "’"}
+_SYMBOLS = {
+    "textbraceleft": "\x01",  # braces the text shows: put back after the grouping ones go
+    "textbraceright": "\x02",
+    "textendash": "–",
+    "textemdash": "—",
+    "ldots": "…",
+    "dots": "…",
+    "textquoteright": "’",
+}
 
 
 def _command(match: re.Match[str]) -> str:
@@ -300,10 +316,10 @@ def _accented(match: re.Match[str]) -> str:
 def _text_part(text: str) -> str:
     text = _ACCENT.sub(_accented, text)
     text = _LETTER.sub(lambda m: _LETTERS[m.group(1)], text)
-    text = re.sub(r"\\(?:url|href)\s*\{([^}]*)\}(?:\{[^}]*\})?", r"\1", text)
+    text = _LINK.sub(r"\1", text)
     text = text.replace("---", "—").replace("--", "–").replace("~", " ")
     text = text.replace("``", "“").replace("''", "”")
-    text = re.sub(r"\\[,;: ]|\\\\", " ", text)
+    text = _SPACING.sub(" ", text)
     escaped: list[str] = []
 
     def hold(match: re.Match[str]) -> str:
@@ -312,8 +328,8 @@ def _text_part(text: str) -> str:
 
     text = _ESCAPED.sub(hold, text)
     text = _COMMAND.sub(_command, text)
-    text = text.replace("{", "").replace("}", "")
-    return re.sub("\x00(\\d+)\x00", lambda m: escaped[int(m.group(1))], text)
+    text = text.replace("{", "").replace("}", "").replace("\x01", "{").replace("\x02", "}")
+    return _HELD.sub(lambda m: escaped[int(m.group(1))], text) if escaped else text
 
 
 def decode_latex(value: str) -> str:
@@ -325,6 +341,8 @@ def decode_latex(value: str) -> str:
     >>> decode_latex(r"From dyadic $\\Lambda_{\\alpha}$ to 100\\% {\\ss}")
     'From dyadic $\\\\Lambda_{\\\\alpha}$ to 100% ß'
     """
+    if not _LATEX.search(value):  # most names and many titles: nothing to decode
+        return " ".join(value.split())
     parts = re.split(r"((?<!\\)\$[^$]*(?<!\\)\$)", value)
     text = "".join(part if part.startswith("$") else _text_part(part) for part in parts)
     return " ".join(text.split())

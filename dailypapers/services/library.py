@@ -44,7 +44,6 @@ from ..domain.library import (
 from ..domain.papers import Paper
 from ..domain.people import User
 from ..domain.query import parse_query
-from ..domain.twins import title_key
 from ..ingest.harvest import API_IDS_PER_CALL, ingest_arxiv_api
 from ..ingest.http import PoliteClient
 from ..ingest.references import read_references
@@ -314,13 +313,14 @@ def _match_by_doi_and_title(
 ) -> None:
     """DOI, then title with the first author settling ties, for the references at `rest`."""
     dois = {doi for i in rest for doi in references[i].dois}
-    keys = {title_key(references[i].title or "") for i in rest} - {""}
-    by_doi, by_key = find_by_doi_and_title(conn, dois, keys)
+    wanted = {key for i in rest for key in references[i].title_keys()}
+    by_doi, by_key = find_by_doi_and_title(conn, dois, wanted)
     known = candidates(conn, [arxiv_id for found in by_key.values() for arxiv_id in found])
     for index in rest:
         reference = references[index]
-        key = title_key(reference.title or "")
-        found = [known[i] for i in by_key.get(key, []) if i in known] if key else []
+        keys = reference.title_keys()
+        ids = dict.fromkeys(i for key in keys for i in by_key.get(key, []))
+        found = [known[i] for i in ids if i in known]
         doi_hits = list(dict.fromkeys(a for doi in reference.dois for a in by_doi.get(doi, [])))
         if len(doi_hits) > 1:  # one DOI on several papers (an erratum): the title decides
             titled = [a for a in doi_hits if a in {c.arxiv_id for c in found}]
@@ -328,7 +328,7 @@ def _match_by_doi_and_title(
         if len(doi_hits) == 1:
             outcomes[index] = _outcome(reference, MATCHED, arxiv_id=doi_hits[0], by="DOI")
             continue
-        if not key:
+        if not keys:
             why = "no arXiv id, DOI or title found in this catalog"
             if doi_hits:
                 why = f"its DOI is listed by {len(doi_hits)} papers and it has no title"

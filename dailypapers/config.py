@@ -259,6 +259,18 @@ class Config:
     rate_search: str = setting(
         "60/minute", _rate, "Searches (page, JSON API, feed together) per address"
     )
+    rate_library: str = setting(
+        "120/minute", _rate, "Library saves and removals per account and per address"
+    )
+    rate_library_import: str = setting(
+        "10/hour", _rate, "Library imports (file uploads) per account and per address"
+    )
+    library_import_max_bytes: int = setting(
+        10 * 1024 * 1024, _positive_int, "Largest library import file, in bytes (10 MiB)"
+    )
+    library_import_max_entries: int = setting(
+        20_000, _positive_int, "Most entries (references) one library import may hold"
+    )
     page_cache_seconds: float = setting(
         10.0,
         _positive_float,

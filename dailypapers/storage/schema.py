@@ -347,6 +347,48 @@ feed_tokens = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# A reader's library (storage/library.py, migration 0012): the papers each account keeps,
+# saved from a page or imported from a reference manager's file, and the imports with their
+# reports (the outcome of every entry, JSON text) so the page can show them later.
+library_imports = sa.Table(
+    "library_imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    # "fetching" while papers missing from the catalog are asked of arXiv, then "done"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    # Who fetches for a "fetching" import, until when: a process that dies leaves the lease to
+    # expire, and the next one takes the import over.
+    sa.Column("lease_until", sa.DateTime),
+)
+
+library_items = sa.Table(
+    "library_items",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Column("how", sa.String(16), nullable=False),  # "saved" or "imported"
+    sa.Column(
+        "import_id",
+        sa.Integer,
+        sa.ForeignKey("library_imports.id", name="fk_library_items_import", ondelete="SET NULL"),
+    ),
+)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
@@ -375,3 +417,6 @@ sa.Index(
 )
 sa.Index("ix_digests_status", digests.c.status, digests.c.next_attempt_at)
 sa.Index("ix_digest_items_digest_id", digest_items.c.digest_id, digest_items.c.position)
+sa.Index("ix_library_items_added", library_items.c.user_id, library_items.c.added_at)
+sa.Index("ix_library_items_arxiv_id", library_items.c.arxiv_id)
+sa.Index("ix_library_imports_user", library_imports.c.user_id, library_imports.c.created_at)

@@ -33,6 +33,7 @@ from . import (
     feeds,
     follows,
     follows_api,
+    library,
     pages,
     searchpage,
     urls,
@@ -109,9 +110,13 @@ def create_app(
         if background_index and config.index_interval_seconds > 0:
             site.indexer = BackgroundIndexer(store, config, embedder, config.index_interval_seconds)
             site.indexer.start()
+        if background_index:  # imports a stopped process left half-fetched
+            library.fetcher(site).resume()
         yield
         if site.indexer is not None:
             site.indexer.stop()
+        if site.library_fetcher is not None:
+            site.library_fetcher.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -133,6 +138,7 @@ def create_app(
             request, "api_docs.html", {"openapi_url": app.openapi_url}
         )
 
+    app.include_router(library.api_router)
     app.include_router(api.router)
     app.include_router(follows_api.router)
     app.include_router(follows.router)  # /feeds/following/... before /feeds/{kind}.{fmt}
@@ -141,6 +147,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(digests.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
+    app.include_router(library.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)
@@ -160,7 +167,11 @@ def create_app(
         cookie=SESSION_COOKIE,
         state=app.state,
     )
-    app.add_middleware(Guards, docs_path=urls.API_DOCS)  # outermost: every answer, cached too
+    app.add_middleware(  # outermost: every answer, cached too
+        Guards,
+        docs_path=urls.API_DOCS,
+        body_limits=library.body_limits(config.library_import_max_bytes),
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> HTMLResponse:

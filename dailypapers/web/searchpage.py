@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
 from ..domain.query import parse_query
+from ..services.library import saved_papers
 from ..services.searching import Results
 from . import params, urls
-from .auth import limit
+from .auth import current_user, limit
 from .feeds import papers_feed
 from .follows import author_searched, search_to_follow
 from .site import Site, SiteDep
@@ -70,6 +71,9 @@ def search_page(request: Request, site: SiteDep) -> Response:
             "searched": results.searched,
             "follow_text": search_to_follow(text, where),
             "follow_author": author_searched(text),
+            "saved": saved_papers(
+                site.store, current_user(request), [f.paper.arxiv_id for f in results.found]
+            ),
         },
     )
 

@@ -34,6 +34,13 @@ ADMIN_DIGESTS = "/admin/digests"
 ADMIN_DIGEST_PREVIEW = "/admin/digests/preview"
 ADMIN_DIGEST_PREVIEW_MAIL = "/admin/digests/preview/mail"
 API_DAILY = "/api/daily_papers"
+LIBRARY = "/library"
+LIBRARY_IMPORT = "/library/import"
+LIBRARY_BIBTEX = "/library/export.bib"
+LIBRARY_CSL_JSON = "/library/export.csl.json"
+MY_DATA = "/settings/export.json"
+API_LIBRARY = "/api/me/library"
+API_MY_DATA = "/api/me/export"
 
 
 def filter_query(where: PaperFilter = NO_FILTER, **extra: str) -> str:
@@ -188,3 +195,25 @@ def following_feed(token: str) -> str:
 def author_search(name: str) -> str:
     """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
     return search('author:"' + name.replace('"', " ") + '"')
+
+
+def library_item(arxiv_id: str) -> str:
+    """The form that saves a paper to the reader's library or removes it."""
+    return f"/papers/{arxiv_id}/library"
+
+
+def library(query: str = "", page: int = 1) -> str:
+    pairs = [(k, v) for k, v in (("q", query), ("page", str(page) if page > 1 else "")) if v]
+    return LIBRARY + (("?" + urlencode(pairs)) if pairs else "")
+
+
+def library_json(query: str = "", page: int = 1) -> str:
+    return API_LIBRARY + library(query, page)[len(LIBRARY) :]
+
+
+def library_import(import_id: int) -> str:
+    return f"/library/imports/{import_id}"
+
+
+def library_import_json(import_id: int) -> str:
+    return f"/api/me/library/imports/{import_id}"

@@ -55,3 +55,36 @@ document.addEventListener("submit", async (event) => {
     button.title = label;
   }
 });
+
+// Save to the library (or remove) without a page reload; without JavaScript the same forms
+// post and redirect back. Visitors get a link to log in instead of a form.
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!form.matches("form.library")) return;
+  event.preventDefault();
+  const saved = form.classList.contains("saved");
+  const paper = form.dataset.save;
+  const response = await fetch("/api/me/library" + (saved ? "/" + paper : ""), {
+    method: saved ? "DELETE" : "POST",
+    headers: {
+      "X-CSRF-Token": document.body.dataset.csrf || "",
+      "Accept": "application/json",
+      "Content-Type": "application/json",
+    },
+    credentials: "same-origin",
+    body: saved ? null : JSON.stringify({ paper_id: paper }),
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    alert(body.error || "Could not change your library.");
+    return;
+  }
+  const result = await response.json();
+  const button = form.querySelector("button");
+  form.classList.toggle("saved", result.saved);
+  form.querySelector("input[name=action]").value = result.saved ? "remove" : "save";
+  button.setAttribute("aria-pressed", String(result.saved));
+  button.title = result.saved ? "In your library: remove it" : "Save to your library";
+  button.querySelector("[aria-hidden]").textContent = result.saved ? "★" : "☆";
+  button.querySelector(".label").textContent = result.saved ? "Saved" : "Save";
+});

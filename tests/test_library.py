@@ -23,7 +23,7 @@ from dailypapers.ingest.arxiv_oai import parse_oai_page
 from dailypapers.ingest.demo import DEMO_DIR, iter_seed_papers
 from dailypapers.ingest.references import read_references
 from dailypapers.ingest.run import ingest_daily_json
-from dailypapers.services import community, library, userdata
+from dailypapers.services import community, follows, library, userdata
 from dailypapers.storage.daily import voted_papers
 from dailypapers.storage.library import claim_import, get_import, item_rows, saved_among
 from dailypapers.storage.papers import write_papers
@@ -500,6 +500,9 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
     library.import_file(store, site.state.site.config, user, b"0704.0001\n", "list.txt", None, NOW)
     community.vote(store, user, paper, True)
     community.post_comment(store, user, paper, "What about *larger* models?")
+    config = site.state.site.config
+    for kind, text in [("author", "Yann  LeCun"), ("search", "diffusion cat:cs.CV -survey")]:
+        follows.follow(store, config, user, kind, text)
 
     def export():
         answer = ada.get("/settings/export.json")
@@ -518,6 +521,13 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
         "library",
         "votes",
         "comments",
+        "follows",
+        "digest",
+    ]
+    assert before["digest"] is None
+    assert [(f["kind"], f["label"]) for f in before["follows"]] == [
+        ("author", "Yann LeCun"),
+        ("search", "diffusion cat:cs.CV -survey"),
     ]
     assert before["profile"] == {
         "username": "ada",
@@ -536,13 +546,16 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
     assert before["comments"][0]["body"] == "What about *larger* models?"
     assert ada.get("/api/me/export").json()["library"] == before["library"]
 
-    assert userdata.remove_restorable(store, user) == {"library": 3, "votes": 1}
+    assert userdata.remove_restorable(store, user) == {"library": 3, "votes": 1, "follows": 2}
     with store.connect() as conn:
         assert item_rows(conn, user.id) == [] and voted_papers(conn, user.id, [paper]) == set()
     body = json.dumps(before).encode()
     report = finished(ada, upload(ada, "ada-export.json", body).headers["location"])
     assert report["format"] == "dailypapers" and report["counts"]["matched"] == 3
-    assert report["notes"] == ["votes: 1 restored, 0 already cast, 0 not on this site's daily list"]
+    assert report["notes"] == [
+        "votes: 1 restored, 0 already cast, 0 not on this site's daily list",
+        "follows: 2 restored, 0 already followed, 0 categories this catalog does not have",
+    ]
     after = export()
     assert {**after, "exported_at": None} == {**before, "exported_at": None}
 

@@ -20,12 +20,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.errors import BadParameter
+from ..domain.errors import BadParameter, Conflict
+from ..domain.follows import (
+    NewFollow,
+    canonical_search,
+    check_kind,
+    clean_label,
+    followed_query,
+    normalize_author,
+    normalize_organization,
+)
 from ..domain.ids import InvalidArxivId, parse_paper_id
 from ..domain.library import EXPORT_FORMAT
 from ..domain.people import User
 from ..storage import Store
 from ..storage.daily import set_vote, upvotes_of
+from ..storage.follows import add_follow, catalog_spelling, delete_follow, list_follows
 from ..storage.library import (
     Connection,
     aliases_of,
@@ -34,6 +44,7 @@ from ..storage.library import (
     remove_all_items,
 )
 from ..storage.papers import get_papers
+from ..storage.subscriptions import subscription_of_user
 from ..storage.userdata import comments_of, votes_of
 
 EXPORT_VERSION = 1
@@ -207,7 +218,79 @@ def _comments(conn: Connection, user: User) -> list[dict[str, Any]]:
     return found
 
 
+def _follows(conn: Connection, user: User) -> list[dict[str, Any]]:
+    return [
+        {"kind": f.kind, "label": f.label, "value": f.value, "created_at": iso(f.created_at)}
+        for f in list_follows(conn, user.id)
+    ]
+
+
+def _restored_follow(conn: Connection, item: Any, where: str) -> NewFollow | None:
+    """A follow of an export as this site keeps it, from its kind and label (the value is
+    normalised again: the export may come from another version or site); None for a
+    category this catalog has no paper in."""
+    if not isinstance(item, dict):
+        raise BadParameter(f"{where}: a follow must be an object")
+    try:
+        kind, label = check_kind(item.get("kind")), clean_label(item.get("label"))
+        if kind == "category":
+            spelled = catalog_spelling(conn, [label, label.lower()])
+            return None if spelled is None else NewFollow(kind, spelled, spelled)
+        if kind == "author":
+            return NewFollow(kind, normalize_author(label), label)
+        if kind == "organization":
+            return NewFollow(kind, normalize_organization(label), label)
+        return NewFollow(kind, canonical_search(followed_query(label)), label)
+    except BadParameter as error:
+        raise BadParameter(f"{where}: {error}") from None
+
+
+def _restore_follows(conn: Connection, user: User, data: Any) -> str:
+    if not isinstance(data, list):
+        raise BadParameter("follows: must be a list")
+    wanted = [_restored_follow(conn, item, f"follows[{n}]") for n, item in enumerate(data)]
+    restored = there = 0
+    for n, (new, item) in enumerate(zip(wanted, data, strict=True)):
+        if new is None:
+            continue
+        at = item.get("created_at")
+        try:
+            add_follow(conn, user.id, new, None if at is None else stored_time(at, f"follows[{n}]"))
+            restored += 1
+        except Conflict:
+            there += 1
+    missing = sum(new is None for new in wanted)
+    return (
+        f"follows: {restored} restored, {there} already followed, "
+        f"{missing} categories this catalog does not have"
+    )
+
+
+def _remove_follows(conn: Connection, user: User) -> int:
+    return sum(delete_follow(conn, user.id, f.id) is not None for f in list_follows(conn, user.id))
+
+
+def _digest(conn: Connection, user: User) -> dict[str, Any] | None:
+    """The digest settings. Export only: a subscription is switched on again where the
+    reader is, with that site's confirmation mail."""
+    found = subscription_of_user(conn, user.id)
+    if found is None:
+        return None
+    return {
+        "email": found.email,
+        "status": found.status,
+        "frequency": found.frequency,
+        "sections": found.sections,
+        "max_papers": found.max_papers,
+        "negative_keywords": found.negative_keywords,
+        "created_at": iso(found.created_at),
+        "confirmed_at": iso(found.confirmed_at),
+    }
+
+
 register(Section("profile", _profile))
 register(Section("library", _library, remove=_remove_library))
 register(Section("votes", _votes, _restore_votes, _remove_votes))
 register(Section("comments", _comments))
+register(Section("follows", _follows, _restore_follows, _remove_follows))
+register(Section("digest", _digest))

@@ -54,9 +54,12 @@ def find_follow(conn: Connection, user_id: int, kind: str, value: str) -> Follow
     return None if row is None else _follow(row)
 
 
-def add_follow(conn: Connection, user_id: int, new: NewFollow) -> Follow:
-    """Insert a follow; Conflict when the reader already follows that kind and value (the
-    unique key decides, so two requests at once leave one row)."""
+def add_follow(
+    conn: Connection, user_id: int, new: NewFollow, at: datetime | None = None
+) -> Follow:
+    """Insert a follow, made now or `at` (a restored export's time); Conflict when the reader
+    already follows that kind and value (the unique key decides, so two requests at once
+    leave one row)."""
     try:
         with conn.begin_nested():  # a savepoint: the refused insert leaves the transaction usable
             follow_id = conn.execute(
@@ -66,7 +69,7 @@ def add_follow(conn: Connection, user_id: int, new: NewFollow) -> Follow:
                     kind=new.kind,
                     value=new.value,
                     label=new.label,
-                    created_at=now(),
+                    created_at=at or now(),
                 )
                 .returning(follows.c.id)
             ).scalar_one()

@@ -111,6 +111,8 @@ def app(request, tmp_path_factory):
             "DAILYPAPERS_RATE_VOTE": "100000/minute",
             "DAILYPAPERS_RATE_SUBMIT": "100000/minute",
             "DAILYPAPERS_RATE_LIBRARY": "100000/minute",
+            "DAILYPAPERS_RATE_FOLLOW": "100000/minute",
+            "DAILYPAPERS_RATE_SEARCH": "100000/minute",
         }
         site = create_app(load_config(environ=environ, env_file=None), store)
         site.state.site.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import running_serve
 from .smtpsink import SmtpSink
-from .test_browser import browser, shoot  # noqa: F401  (the module's chromium fixture)
+from .test_browser import shoot
 from .test_digests import SECRET, daily_list, text_of
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import DATA
-from .test_browser import browser, shoot, site  # noqa: F401 (fixtures)
+from .test_browser import shoot, site  # noqa: F401 (the served demo site fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -236,6 +236,16 @@ def test_the_library_page_pages_and_searches_newest_first(site, store):
     second = ada_client.get("/api/me/library", params={"page": "2"}).json()
     assert [i["id"] for i in second["items"]] == ids[::-1][50:]
     assert ada_client.get("/api/me/library", params={"page": "x"}).status_code == 400
+    # two saves within one second keep their order (the older-published paper saved last)
+    bob_client = session(site, "bob")
+    with store.connect() as conn:
+        bob = find_user(conn, "bob")
+    published = {r.arxiv_id: r.published_at for r in catalog_records()}
+    by_date = sorted((i for i in ids if published[i]), key=lambda i: published[i])[::20][:2]
+    assert published[by_date[0]] < published[by_date[1]]
+    library.save(store, bob, by_date[1], NOW + timedelta(microseconds=1000))
+    library.save(store, bob, by_date[0], NOW + timedelta(microseconds=2000))
+    assert library_ids(bob_client) == [by_date[0], by_date[1]]
 
     page = html.fromstring(ada_client.get("/library").text)
     assert len(page.xpath("//div[contains(@class,'library')]/article")) == 50

@@ -82,11 +82,12 @@ LEASE = timedelta(minutes=15)
 _TITLE_SHOWN = 300
 
 
-def _stored(moment: datetime) -> datetime:
-    """A time as the database keeps it: naive UTC, to the second."""
+def _stored(moment: datetime, *, exact: bool = False) -> datetime:
+    """A time as the database keeps it: naive UTC, to the second (`exact`: to the
+    microsecond, so that two saves within one second keep their order)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
+    return moment if exact else moment.replace(microsecond=0)
 
 
 def _paper_id(raw: str) -> str:
@@ -118,7 +119,7 @@ def save(store: Store, user: User, raw_id: str, now: datetime) -> Saved:
         arxiv_id = aliases_of(conn, [arxiv_id]).get(arxiv_id, arxiv_id)
         if catalog_state(conn, [arxiv_id]).get(arxiv_id, True):
             raise NotFound(f"No paper {arxiv_id} in this catalog.")
-        new = bool(add_items(conn, user.id, [(arxiv_id, _stored(now), SAVED, None)]))
+        new = bool(add_items(conn, user.id, [(arxiv_id, _stored(now, exact=True), SAVED, None)]))
         kept = item_of(conn, user.id, arxiv_id)
     assert kept is not None
     return Saved(arxiv_id, new, kept[0], kept[1])

@@ -23,7 +23,7 @@ from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store, open_store
-from . import actions, api, auth, errors, feeds, pages, searchpage, urls
+from . import actions, api, auth, errors, feeds, foryou, pages, searchpage, urls
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
@@ -122,6 +122,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(auth.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
+    app.include_router(foryou.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)

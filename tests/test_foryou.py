@@ -1,0 +1,338 @@
+"""For you with the real all-MiniLM-L6-v2 model, on SQLite and PostgreSQL: a reader of both
+robotic manipulation and protein structure gets both, "not interested" pushes a paper and its
+near twin down at once, every paper says why it is there, a new reader's page is never empty,
+a pasted abstract ranks, and the CLI's JSON is the page's list."""
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from lxml import html
+
+from dailypapers.cli import cli
+from dailypapers.config import load_config
+from dailypapers.domain.accounts import hash_password
+from dailypapers.domain.records import PaperRecord
+from dailypapers.search.vector import Embedder, paper_text
+from dailypapers.services import foryou
+from dailypapers.storage.daily import set_vote
+from dailypapers.storage.papers import write_papers
+from dailypapers.storage.users import create_user, find_user
+from dailypapers.storage.vectors import save_vectors
+from dailypapers.web.app import create_app
+
+from .conftest import DATA
+
+PASSWORD = "a long enough password"
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+PAPERS = json.loads((DATA / "foryou_papers.json").read_text())
+ROBOTS = [p["id"] for p in PAPERS[:12]]
+PROTEINS = [p["id"] for p in PAPERS[12:24]]
+LIBRARY = ROBOTS[:4] + PROTEINS[:4]  # upvoted in January; the rest is the window (March)
+GRASP = ROBOTS[4]  # Spatial RoboGrasp, and its near twin below
+TWIN = "2603.90001"
+NEIGHBOUR = "2506.17110"  # RGB-based robot grasping: cosine 0.74 to GRASP
+
+
+def records() -> list[PaperRecord]:
+    out = []
+    for number, paper in enumerate(PAPERS):
+        published = (
+            datetime(2026, 1, 10) if paper["id"] in LIBRARY else datetime(2026, 3, 2 + number % 7)
+        )
+        out.append(
+            PaperRecord(
+                paper["id"],
+                " ".join(paper["title"].split()),
+                paper["abstract"].strip(),
+                "s",
+                authors=[a.strip() for a in paper["authors"].split(",")][:5],
+                categories=paper["categories"].split(),
+                published_at=published,
+            )
+        )
+    grasp = next(r for r in out if r.arxiv_id == GRASP)
+    out.append(
+        PaperRecord(
+            TWIN,
+            grasp.title + ", extended",
+            grasp.abstract + " We release the code.",
+            "s",
+            categories=grasp.categories,
+            published_at=datetime(2026, 3, 5),
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder()
+
+
+@pytest.fixture(scope="module")
+def vectors(embedder):
+    made = records()
+    found = embedder.embed([paper_text(r.title, r.abstract) for r in made])
+    return {r.arxiv_id: v for r, v in zip(made, found, strict=True)}
+
+
+@pytest.fixture
+def catalog(store, vectors, embedder):
+    """The papers, their vectors, and ada, who upvoted four papers of each field."""
+    with store.begin() as conn:
+        write_papers(conn, records())
+        save_vectors(conn, embedder.name, [(i, 1, v) for i, v in vectors.items()])
+        user = create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
+        create_user(conn, "newcomer", "new@example.org", hash_password(PASSWORD))
+        for arxiv_id in LIBRARY:
+            set_vote(conn, user.id, arxiv_id, True)
+    return store
+
+
+@pytest.fixture
+def app(catalog, embedder):
+    made = create_app(
+        load_config(environ={"DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}), catalog, embedder=embedder
+    )
+    made.state.site.clock = lambda: NOW
+    return made
+
+
+def login(app, username="ada") -> TestClient:
+    client = TestClient(app, raise_server_exceptions=False)
+    token = csrf_of(client.get("/login"))
+    data = {"csrf_token": token, "login": username, "password": PASSWORD}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    return client
+
+
+def csrf_of(response) -> str:
+    return html.fromstring(response.text).xpath("//input[@name='csrf_token']/@value")[0]
+
+
+def cards(response) -> list[tuple[str, str, str]]:
+    """(paper id, why kind, why text) of each card of the page, in order."""
+    page = html.fromstring(response.text)
+    return [
+        (
+            card.get("id").removeprefix("paper-"),
+            card.get("data-why"),
+            " ".join(card.xpath(".//p[@class='why']")[0].text_content().split()),
+        )
+        for card in page.xpath("//article[contains(@class, 'foryou')]")
+    ]
+
+
+def test_a_reader_of_two_fields_gets_both_each_with_its_closest_paper(catalog):
+    with catalog.connect() as conn:
+        ada = find_user(conn, "ada")
+    result = foryou.for_you(catalog, load_config(environ={}), ada, NOW, limit=6)
+    assert (result.span.since.isoformat(), result.span.until.isoformat()) == (
+        "2026-03-02",
+        "2026-03-08",
+    )
+    assert not result.cold_start
+    # Interests never mix the two fields (proteins may split further: physics and learning).
+    assert sorted(ROBOTS[:4]) in [sorted(group) for group in result.interests]
+    assert all(set(g) <= set(ROBOTS) or set(g) <= set(PROTEINS) for g in result.interests)
+    assert {i for g in result.interests for i in g} == set(LIBRARY)
+    ids = [item.paper.arxiv_id for item in result.items]
+    assert len(ids) == 6
+    assert {i for i in ids if i in ROBOTS or i == TWIN} and {i for i in ids if i in PROTEINS}
+    assert not set(ids) & set(LIBRARY)
+    for item in result.items:
+        assert item.why.kind == "paper"
+        field = ROBOTS if item.paper.arxiv_id in ROBOTS or item.paper.arxiv_id == TWIN else PROTEINS
+        assert item.why.arxiv_id in field[:4], (item.paper.title, item.why_title)
+        assert item.why_title
+
+
+def test_not_interested_pushes_the_paper_and_its_near_twin_down_at_once(app):
+    client = login(app)
+    before = [c[0] for c in cards(client.get("/for-you"))]
+    assert NEIGHBOUR in before[:10]
+    # The form needs the session's CSRF token.
+    refused = client.post(f"/papers/{GRASP}/not-interested", data={}, follow_redirects=False)
+    assert refused.status_code == 403
+    page = client.get("/for-you")
+    answer = client.post(
+        f"/papers/{GRASP}/not-interested",
+        data={"csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == f"/for-you?dismissed={GRASP}"
+    after_page = client.get(answer.headers["location"])
+    after = [c[0] for c in cards(after_page)]
+    assert GRASP not in after
+    assert after.index(TWIN) > before.index(TWIN) + 5
+    assert after.index(NEIGHBOUR) > before.index(NEIGHBOUR) + 3
+    far = next(i for i in before if i in PROTEINS)  # the other field does not move down
+    assert after.index(far) <= before.index(far)
+    notice = html.fromstring(after_page.text).xpath("//div[@id='dismissed-notice']")[0]
+    assert "Spatial RoboGrasp" in notice.text_content() and "moved down" in notice.text_content()
+    # Undo, from the notice: the list is as it was.
+    undo = client.post(
+        f"/papers/{GRASP}/not-interested",
+        data={"csrf_token": csrf_of(after_page), "action": "undo"},
+        follow_redirects=False,
+    )
+    assert undo.status_code == 303
+    assert [c[0] for c in cards(client.get("/for-you"))] == before
+
+
+def test_every_paper_says_why_with_a_link_to_the_closest_paper(app):
+    client = login(app)
+    response = client.get("/for-you")
+    assert response.status_code == 200
+    listed = cards(response)
+    assert len(listed) == 50  # of the window's 57 papers
+    page = html.fromstring(response.text)
+    for arxiv_id, kind, text in listed:
+        assert kind == "paper" and text.startswith("Because you upvoted "), (arxiv_id, text)
+        link = page.xpath(f"//article[@id='paper-{arxiv_id}']//a[@class='closest']/@href")[0]
+        assert link.removeprefix("/papers/") in LIBRARY
+    data = client.get("/api/me/for-you").json()
+    assert [p["id"] for p in data["papers"]] == [c[0] for c in listed]
+    assert all(p["why"]["kind"] == "paper" and p["why"]["paper"] in LIBRARY for p in data["papers"])
+    assert data["candidates"] == len(PAPERS) + 1 - len(LIBRARY)
+
+
+def test_a_new_reader_is_asked_for_a_profile_and_shown_papers_meanwhile(app):
+    for client in (TestClient(app), login(app, "newcomer")):
+        response = client.get("/for-you")
+        assert response.status_code == 200
+        page = html.fromstring(response.text)
+        prompt = page.xpath("//section[@id='cold-start']")[0].text_content()
+        assert "import your library" in prompt and "follow" in prompt and "paste" in prompt
+        listed = cards(response)
+        assert len(listed) == 50
+        assert {kind for _, kind, _ in listed} == {"trending"}
+        assert page.xpath("//textarea[@name='abstract']")
+    assert login(app, "newcomer").get("/api/me/for-you").json()["coldStart"] is True
+
+
+def test_a_pasted_abstract_ranks_the_list_and_is_kept_until_forgotten(app):
+    abstract = (
+        "We predict the three-dimensional structure of proteins from their amino acid sequence "
+        "with a deep network, and study how proteins fold into their native state."
+    )
+    visitor = TestClient(app)
+    token = csrf_of(visitor.get("/for-you"))
+    shown = visitor.post("/for-you/abstract", data={"csrf_token": token, "abstract": abstract})
+    assert shown.status_code == 200
+    top = cards(shown)[:5]
+    assert all(i in PROTEINS for i, _, _ in top), top
+    assert all(text == "Close to the abstract you pasted" for _, _, text in top)
+    too_short = visitor.post(
+        "/for-you/abstract", data={"csrf_token": token, "abstract": "proteins"}
+    )
+    assert too_short.status_code == 400 and "at least 40 characters" in too_short.text
+
+    client = login(app, "newcomer")
+    token = csrf_of(client.get("/for-you"))
+    kept = client.post("/for-you/abstract", data={"csrf_token": token, "abstract": abstract})
+    assert kept.status_code == 200  # followed the redirect to the list
+    assert [i for i, _, _ in cards(kept)[:5]] == [i for i, _, _ in top]
+    profile = client.get("/for-you/profile")
+    assert "three-dimensional structure" in profile.text
+    client.post("/for-you/abstract/forget", data={"csrf_token": csrf_of(profile)})
+    assert client.get("/api/me/for-you").json()["coldStart"] is True
+
+
+def test_starting_over_forgets_upvotes_and_marks(app, catalog):
+    client = login(app)
+    page = client.get("/for-you")
+    client.post(f"/papers/{GRASP}/not-interested", data={"csrf_token": csrf_of(page)})
+    profile = client.get("/for-you/profile")
+    assert "Spatial RoboGrasp" in profile.text and "Papers it learns from (8)" in profile.text
+    client.post("/for-you/start-over", data={"csrf_token": csrf_of(profile)})
+    data = client.get("/api/me/for-you").json()
+    assert data["coldStart"] is True
+    assert "Papers it learns from (0)" in client.get("/for-you/profile").text
+    with catalog.connect() as conn:  # the upvotes themselves stay
+        from dailypapers.storage.foryou import upvoted_papers
+
+        assert len(upvoted_papers(conn, find_user(conn, "ada").id, None, 100)) == 8
+
+
+def test_the_command_line_prints_the_pages_list(app, catalog, monkeypatch):
+    page = cards(login(app).get("/for-you"))
+    url = catalog.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    monkeypatch.setenv("DAILYPAPERS_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["recommend", "--user", "ada", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [p["id"] for p in data["papers"]] == [c[0] for c in page]
+    assert all(p["why"]["kind"] == "paper" and p["why"]["paper"] in LIBRARY for p in data["papers"])
+    shorter = CliRunner().invoke(
+        cli,
+        [
+            "recommend",
+            "--user",
+            "ada",
+            "--json",
+            "--limit",
+            "3",
+            "--since",
+            "2026-03-05",
+            "--until",
+            "2026-03-08",
+        ],
+    )
+    assert shorter.exit_code == 0, shorter.output
+    short = json.loads(shorter.output)
+    assert (short["since"], short["until"], len(short["papers"])) == ("2026-03-05", "2026-03-08", 3)
+    wrong = CliRunner().invoke(cli, ["recommend", "--user", "nobody", "--json"])
+    assert wrong.exit_code == 2 and "no account 'nobody'" in wrong.output
+    backwards = CliRunner().invoke(
+        cli, ["recommend", "--user", "ada", "--since", "2026-03-08", "--until", "2026-03-01"]
+    )
+    assert backwards.exit_code == 2 and "after --until" in backwards.output
+
+
+def test_the_json_api_needs_a_reader_and_checks_its_parameters(app):
+    anonymous = TestClient(app).get("/api/me/for-you")
+    assert anonymous.status_code == 401 and "error" in anonymous.json()
+    client = login(app)
+    assert client.get("/api/me/for-you?limit=0").status_code == 400
+    assert client.get("/api/me/for-you?since=yesterday").status_code == 400
+    data = client.get("/api/me/for-you?limit=2").json()
+    assert len(data["papers"]) == 2 and set(data) == {
+        "since",
+        "until",
+        "candidates",
+        "coldStart",
+        "demoted",
+        "interests",
+        "papers",
+    }
+
+
+def test_the_window_is_prepared_again_when_its_papers_change(catalog, vectors, embedder):
+    config = load_config(environ={})
+    with catalog.connect() as conn:
+        ada = find_user(conn, "ada")
+    first = foryou.for_you(catalog, config, ada, NOW)
+    extra = PaperRecord(
+        "2603.90002",
+        "Robotic grasping with tactile sensing",
+        "A robot hand grasps objects using touch sensors and vision to manipulate them.",
+        "s",
+        categories=["cs.RO"],
+        published_at=datetime(2026, 3, 8),
+    )
+    with catalog.begin() as conn:
+        write_papers(conn, [extra])
+        save_vectors(
+            conn,
+            embedder.name,
+            [(extra.arxiv_id, 1, embedder.embed([paper_text(extra.title, extra.abstract)])[0])],
+        )
+    second = foryou.for_you(catalog, config, ada, NOW)
+    assert second.candidates == first.candidates + 1
+    assert "2603.90002" in [i.paper.arxiv_id for i in second.items]
+    assert np.isfinite([i.score for i in second.items]).all()

@@ -134,6 +134,30 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _smtp_security(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("starttls", "tls", "none"):
+        raise ValueError("must be starttls, tls or none")
+    return mode
+
+
+def _mail_address(text: str) -> str:
+    """`papers@example.org`, or empty (no mail): one @, a dot in the domain, no spaces."""
+    address = text.strip()
+    if address and (
+        address.count("@") != 1 or "." not in address.rpartition("@")[2] or " " in address
+    ):
+        raise ValueError("must be an email address like papers@example.org")
+    return address
+
+
+def _hour(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 23:
+        raise ValueError("must be an hour from 0 to 23")
+    return value
+
+
 def setting(default: T, parse: Callable[[str], T], help: str, *, secret: bool = False) -> T:
     """One row of the table: a `Config` field whose default and parser must agree with the
     field's declared type (mypy checks both). `parse` turns the text of a flag, env var or
@@ -238,6 +262,18 @@ class Config:
     rate_search: str = setting(
         "60/minute", _rate, "Searches (page, JSON API, feed together) per address"
     )
+    rate_library: str = setting(
+        "120/minute", _rate, "Library saves and removals per account and per address"
+    )
+    rate_library_import: str = setting(
+        "10/hour", _rate, "Library imports (file uploads) per account and per address"
+    )
+    library_import_max_bytes: int = setting(
+        10 * 1024 * 1024, _positive_int, "Largest library import file, in bytes (10 MiB)"
+    )
+    library_import_max_entries: int = setting(
+        20_000, _positive_int, "Most entries (references) one library import may hold"
+    )
     page_cache_seconds: float = setting(
         10.0,
         _positive_float,
@@ -277,6 +313,60 @@ class Config:
         _positive_float,
         "How often `serve` brings the search indexes up to date; 0 turns it off",
     )
+    follows_max: int = setting(
+        200, _positive_int, "Categories, authors, searches and organisations one account may follow"
+    )
+    follow_searches_max: int = setting(
+        20,
+        _positive_int,
+        "Searches one account may follow (each is one index query per Following page)",
+    )
+    following_days: int = setting(
+        14, _positive_int, "Days back the Following page, its JSON and its feed look for papers"
+    )
+    rate_follow: str = setting("60/minute", _rate, "Follows and unfollows per account and address")
+
+    # Mail (services/mail.py, services/digests.py; docs/personal.md "Email digests").
+    smtp_host: str = setting("", str, "SMTP server for mail; empty: the site sends no mail")
+    smtp_port: int = setting(587, _positive_int, "SMTP port (587 starttls, 465 tls, 25 none)")
+    smtp_security: str = setting(
+        "starttls", _smtp_security, "starttls, tls (implicit TLS) or none (a local relay only)"
+    )
+    smtp_user: str = setting("", str, "SMTP login; empty: no login")
+    smtp_password: str = setting("", str, "SMTP password", secret=True)
+    smtp_password_file: str = setting(
+        "", str, "File holding the SMTP password (a Docker or systemd secret); read when sending"
+    )
+    smtp_from: str = setting(
+        "", _mail_address, "Sender address of the site's mail; the site's name is shown with it"
+    )
+    smtp_rate: float = setting(
+        5.0, _positive_float, "Mails sent per second at most; 0: as fast as the server takes them"
+    )
+    smtp_timeout: float = setting(
+        60.0, _positive_float, "Seconds before an SMTP connection or command gives up"
+    )
+    rate_subscribe: str = setting("10/hour", _rate, "Subscription requests per address")
+    rate_subscribe_email: str = setting(
+        "3/day", _rate, "Confirmation mails one email address can be sent"
+    )
+    digest_confirm_hours: int = setting(
+        72, _positive_int, "Hours a subscription's confirmation link works"
+    )
+    digest_max_papers: int = setting(
+        10, _positive_int, "Papers in a digest unless the reader chooses another maximum"
+    )
+    digest_max_failures: int = setting(
+        3, _positive_int, "Permanent delivery failures in a row that pause a subscription"
+    )
+    digest_hour_utc: int = setting(
+        7, _hour, "Hour (UTC) from which `digest send` sends a day's digests"
+    )
+    digest_lease_seconds: float = setting(
+        300.0,
+        _positive_float,
+        "How long a digest run holds a digest it works on before another run may take it over",
+    )
 
     # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -288,6 +378,8 @@ class Config:
         if not self.embedding_cache_dir:
             models = Path(self.data_dir).expanduser().resolve() / "models"
             object.__setattr__(self, "embedding_cache_dir", str(models))
+        if self.smtp_password and self.smtp_password_file:
+            raise ConfigError("set smtp_password or smtp_password_file, not both")
 
     def source(self, name: str) -> str:
         """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""

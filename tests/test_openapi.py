@@ -52,12 +52,26 @@ STATUSES = {
     "POST /api/papers/{paper_id}/comment/{comment_id}/reply": {201, 308, 400, 401, 403, 404, 429},
     "GET /api/papers/{paper_id}": {200, 301, 404},
     "GET /api/arxiv/{paper_id}/repos": {200, 301, 404},
+    "GET /api/me/follows": {200, 401},
+    "POST /api/me/follows": {200, 201, 400, 401, 403, 429},
+    "DELETE /api/me/follows/{follow_id}": {200, 400, 401, 403, 404, 429},
+    "GET /api/me/following": {200, 400, 401, 429},
+    # the reader's own (web/library.py): 401 for a visitor
+    "GET /api/me/library": {200, 400, 401},
+    "POST /api/me/library": {200, 201, 400, 401, 403, 404, 429},
+    "DELETE /api/me/library/{paper_id}": {200, 401, 403, 404, 429},
+    "GET /api/me/library/imports/{import_id}": {200, 400, 401, 404},
+    "GET /api/me/export": {200, 401},
 }
-# The answers to GETs do not depend on who asks, so only the writes are sent by each caller.
+# The answers to GETs do not depend on who asks (but the reader's own, under /api/me), so only
+# the writes are sent by each caller.
 WRITES = [label for label in STATUSES if not label.startswith("GET ")]
-CALLS = [("anonymous", label) for label in STATUSES] + [
-    (caller, label) for caller in ("visitor", "signed_in") for label in WRITES
-]
+MINE = [label for label in STATUSES if label.startswith("GET /api/me/")]
+CALLS = (
+    [("anonymous", label) for label in STATUSES]
+    + [(caller, label) for caller in ("visitor", "signed_in") for label in WRITES]
+    + [("signed_in", label) for label in MINE]
+)
 # Values random text almost never hits: papers of the catalog (listed, not listed, an old-style
 # id with a slash, a versioned id) and papers arXiv is asked for (the fake answers 404 or 502).
 PAPERS = ["2407.13168", "2104.12255", "1302.2146", "cond-mat/0703772", "arXiv:2407.13168v2"]
@@ -96,6 +110,9 @@ def app(request, tmp_path_factory):
             "DAILYPAPERS_RATE_COMMENT": "100000/minute",
             "DAILYPAPERS_RATE_VOTE": "100000/minute",
             "DAILYPAPERS_RATE_SUBMIT": "100000/minute",
+            "DAILYPAPERS_RATE_LIBRARY": "100000/minute",
+            "DAILYPAPERS_RATE_FOLLOW": "100000/minute",
+            "DAILYPAPERS_RATE_SEARCH": "100000/minute",
         }
         site = create_app(load_config(environ=environ, env_file=None), store)
         site.state.site.clock = lambda: datetime(2024, 7, 25, 12, tzinfo=UTC)
@@ -169,6 +186,8 @@ def aimed_cases(operation, label):
     bodies = st.just(None)
     if label == "POST /api/papers/submit":
         bodies = st.sampled_from(SUBMISSIONS).map(lambda paper: {"paper_id": paper})
+    if label == "POST /api/me/library":
+        bodies = st.sampled_from(PAPERS).map(lambda paper: {"paper_id": paper})
 
     def cases(fixed):
         path_parameters, body = fixed

@@ -327,3 +327,26 @@ def test_the_search_indexes_drop_the_local_id_after_the_index_round(store, tmp_p
         if store.dialect == "postgresql":  # the keyword leg before tantivy's index exists
             found = [i for i, _ in fulltext_search(conn, query, query.filter(), 10)]
             assert found[0] == SOFT_ARXIV and SOFT not in found
+
+
+def test_a_catalog_from_before_twins_merges_them_on_upgrade(database_url):
+    """Twins written before migration 0008 sit side by side; the upgrade merges them."""
+    from dailypapers.domain.merge import record_row
+    from dailypapers.storage import migrate_store, open_store
+    from dailypapers.storage.papers import _dump
+    from dailypapers.storage.schema import papers
+
+    store = open_store(database_url, migrate=False)
+    migrate_store(store, "0007")
+    now = datetime(2026, 1, 1)
+    with store.begin() as conn:  # as the old code wrote them: no merging
+        for record in [*arxiv_records(SOFT_ARXIV, HUMO_ARXIV), *seed_records()]:
+            conn.execute(sa.insert(papers).values(_dump(record_row(record), now, None)))
+        assert count_papers(conn) == 73
+    migrate_store(store)
+    with store.connect() as conn:
+        assert count_papers(conn) == 71
+        assert get_paper(conn, SOFT) is None and get_paper(conn, HUMO) is None
+        assert merged_into(conn, SOFT) == SOFT_ARXIV and merged_into(conn, HUMO) == HUMO_ARXIV
+        assert get_paper(conn, ROLE) is not None  # its twin is not in the catalog
+    store.close()

@@ -147,10 +147,9 @@ def test_paper_page_has_everything(client):
     assert tree.xpath("//h1")[0].text_content() == (
         "The Same-Sign Dilepton Signature of RPV/MFV SUSY"
     )
-    assert (
-        "Joshua Berger, Maxim Perelstein"
-        in tree.xpath("//p[contains(@class,'authors')]")[0].text_content()
-    )
+    # Each name links to the author's papers (and has a follow control beside it)
+    names = tree.xpath("//*[contains(@class,'authors')]//a[@class='author']/text()")
+    assert names[:2] == ["Joshua Berger", "Maxim Perelstein"]
     hrefs = tree.xpath("//a/@href")
     assert "https://arxiv.org/abs/1302.2146" in hrefs and "https://arxiv.org/pdf/1302.2146" in hrefs
     assert [r.text_content() for r in tree.xpath("//table[@class='versions']//td[1]")] == [

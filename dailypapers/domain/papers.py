@@ -82,15 +82,18 @@ class DailyItem:
 @dataclass(frozen=True)
 class PaperFilter:
     """What narrows any list or search of papers. Empty categories means all; `years` is an
-    inclusive range of publication years. Adding a filter is adding a field here and its
+    inclusive range of publication years; `published` a window of publication times (naive
+    UTC, the start included, the end not), which the search language has no words for: a
+    Following page asks for it (services/follows.py). Adding a filter is adding a field here and its
     condition in storage/filters.py (and in the keyword index's query, search/keyword.py)."""
 
     categories: tuple[str, ...] = ()
     years: tuple[int, int] | None = None
     has_code: bool = False
+    published: tuple[datetime, datetime] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.categories or self.years or self.has_code)
+        return bool(self.categories or self.years or self.has_code or self.published)
 
 
 NO_FILTER = PaperFilter()

@@ -53,15 +53,17 @@ class ParsedQuery:
 
     def filter(self, also: PaperFilter = NO_FILTER) -> PaperFilter:
         """The query's own filters (cat:, year:) with those a page adds: categories from
-        either, the query's years (else the page's), code when the page asks for it.
+        either, the query's years (else the page's), code and a publication window when the
+        page asks for them.
 
         >>> parse_query("cat:cs.CL year:2020 bert").filter(PaperFilter(("cs.LG",), None, True))
-        PaperFilter(categories=('cs.CL', 'cs.LG'), years=(2020, 2020), has_code=True)
+        PaperFilter(categories=('cs.CL', 'cs.LG'), years=(2020, 2020), has_code=True, published=None)
         """
         return PaperFilter(
             tuple(dict.fromkeys([*self.categories, *also.categories])),
             self.years or also.years,
             also.has_code,
+            also.published,
         )
 
 

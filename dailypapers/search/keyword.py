@@ -36,7 +36,8 @@ from ..storage.twins import merged_since
 # Where a query's words are looked for, with their boosts (see the module docstring).
 WORD_FIELDS = {"text": 1.0, "title": 0.3}
 # Version of the index's fields: an index written with another is rebuilt, not trusted.
-SCHEMA_VERSION = 2
+# 3 added `published` (Unix seconds), for windows of publication time (a Following page).
+SCHEMA_VERSION = 3
 _BATCH = 2000
 # Function words left out of the keyword leg's queries (kept when a query has nothing else).
 STOP_WORDS = frozenset(
@@ -142,6 +143,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("categories", tokenizer_name="raw")
     builder.add_integer_field("year", indexed=True, fast=True)
     builder.add_integer_field("has_code", indexed=True, fast=True)
+    builder.add_integer_field("published", indexed=True, fast=True)
     return builder.build()
 
 
@@ -338,8 +340,11 @@ def build_query_text(query: ParsedQuery, also: PaperFilter = NO_FILTER) -> str:
         clauses.append(f"+year:[{where.years[0]} TO {where.years[1]}]")
     if where.has_code:
         clauses.append("+has_code:1")
+    if where.published:
+        start, end = (unix_seconds(moment) for moment in where.published)
+        clauses.append(f"+published:[{start} TO {end}}}")  # the end left out
     if not (query.words or query.phrases or query.authors):
-        if not (where.categories or where.years):
+        if not (where.categories or where.years or where.published):
             return ""
         clauses.append("*")  # filters alone: every paper they allow
     for word in query.excluded_words:
@@ -348,6 +353,15 @@ def build_query_text(query: ParsedQuery, also: PaperFilter = NO_FILTER) -> str:
         quoted = '"' + " ".join(phrase) + '"'
         clauses.append(f"-title:{quoted} -abstract:{quoted}")
     return " ".join(clauses)
+
+
+def unix_seconds(moment: datetime) -> int:
+    """A stored time (naive UTC) as the index keeps it: whole seconds since 1970."""
+    return (
+        int(moment.replace(tzinfo=UTC).timestamp())
+        if moment.tzinfo is None
+        else int(moment.timestamp())
+    )
 
 
 def _schema_of(folder: Path) -> int:
@@ -382,5 +396,6 @@ def _document(row: dict[str, Any]) -> tantivy.Document:
         document.add_text("categories", category)
     if row["published_at"] is not None:
         document.add_integer("year", row["published_at"].year)
+        document.add_integer("published", unix_seconds(row["published_at"]))
     document.add_integer("has_code", 1 if row["has_code"] else 0)
     return document

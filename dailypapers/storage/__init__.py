@@ -7,15 +7,21 @@ transactions); PostgreSQL is used as it is. Opening a store applies pending migr
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
+
+log = logging.getLogger(__name__)
+# The migration that brought paper_aliases: catalogs older than it may hold unmerged twins.
+TWINS_REVISION = "0008"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -167,6 +173,7 @@ def _alembic_config(conn: Connection) -> Any:
 def migrate_store(store: Store, revision: str = "head") -> None:
     """Apply migrations up to `revision` (the same scripts on SQLite and PostgreSQL)."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     from .bulk import restore_after_crash
 
@@ -177,7 +184,16 @@ def migrate_store(store: Store, revision: str = "head") -> None:
         # Indexes a killed bulk load dropped come back first, so migrations see the schema
         # they expect.
         restore_after_crash(store, conn)
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(_alembic_config(conn), revision)
+        reached = revision == "head" or revision >= TWINS_REVISION
+        if before is not None and before < TWINS_REVISION and reached:
+            # A catalog from before twins merged on write may hold both halves of a paper.
+            from .twins import merge_existing_twins
+
+            merged = merge_existing_twins(conn, datetime.now(UTC).replace(tzinfo=None))
+            if merged:
+                log.info("merged %d local papers into their arXiv twins", merged)
 
 
 def schema_revision(store: Store) -> str | None:

@@ -12,7 +12,7 @@ UPDATEs on the row lock; SQLite has one writer).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -215,9 +215,12 @@ def upvotes_of(conn: Connection, arxiv_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def set_vote(conn: Connection, user_id: int, arxiv_id: str, voted: bool) -> bool:
+def set_vote(
+    conn: Connection, user_id: int, arxiv_id: str, voted: bool, at: datetime | None = None
+) -> bool:
     """Make the user's vote on a listed paper be `voted`; idempotent. Returns whether the
-    stored state changed. The caller checks the paper is listed."""
+    stored state changed. The caller checks the paper is listed. `at` dates a new vote (a
+    restored export keeps its times); default now."""
     statement: sa.Executable
     if voted:
         if conn.dialect.name == "postgresql":
@@ -226,7 +229,7 @@ def set_vote(conn: Connection, user_id: int, arxiv_id: str, voted: bool) -> bool
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         statement = (
             insert(votes)
-            .values(user_id=user_id, arxiv_id=arxiv_id, created_at=now())
+            .values(user_id=user_id, arxiv_id=arxiv_id, created_at=at or now())
             .on_conflict_do_nothing()
             .returning(votes.c.user_id)
         )

@@ -27,4 +27,8 @@ def paper_conditions(where: PaperFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(papers.c.published_at < datetime(last + 1, 1, 1))
     if where.has_code:
         conditions.append(papers.c.has_code.is_(True))
+    if where.published:
+        start, end = where.published
+        conditions.append(papers.c.published_at >= start)
+        conditions.append(papers.c.published_at < end)
     return conditions

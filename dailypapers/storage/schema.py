@@ -247,7 +247,149 @@ deferred_indexes = sa.Table(
     sa.Column("deferred_at", sa.DateTime, nullable=False),
 )
 
-# For you (storage/foryou.py, migration 0012): papers a reader marked "not interested", and
+# Email digests (storage/subscriptions.py, storage/digests.py, migration 0010). A subscription
+# is one address (and, for an account holder, its account); a digest is one mail of one
+# subscription for one period, inserted once (the unique key) and taken by one run at a time
+# (its lease); its items are the papers frozen into it, one row per (subscription, paper), so
+# the database itself keeps a paper from reaching a reader twice.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("frequency", sa.String(8), nullable=False),
+    sa.Column("sections", sa.Text, nullable=False),
+    sa.Column("max_papers", sa.Integer, nullable=False),
+    sa.Column("negative_keywords", sa.Text, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("pause_reason", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("confirmed_at", sa.DateTime),
+    sa.Column("confirm_sent_at", sa.DateTime),
+    sa.Column("unsubscribed_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("composed_at", sa.DateTime),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("subscription_id", "period", name="uq_digests_subscription_period"),
+)
+
+digest_items = sa.Table(
+    "digest_items",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "digest_id", sa.Integer, sa.ForeignKey("digests.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("section", sa.String(32), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("why", sa.Text, nullable=False),
+)
+
+# What readers follow (storage/follows.py, migration 0011): one row per reader and thing
+# followed, `value` normalised by domain/follows.py, `label` as the reader gave it.
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "kind", "value", name="uq_follows_user_kind_value"),
+)
+
+# Private feed URLs (storage/feed_tokens.py, migration 0011): the sha256 of each reader's
+# token, so a copy of the table gives no URL that works. One per reader and feed.
+feed_tokens = sa.Table(
+    "feed_tokens",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("feed", sa.String(16), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# A reader's library (storage/library.py, migration 0012): the papers each account keeps,
+# saved from a page or imported from a reference manager's file, and the imports with their
+# reports (the outcome of every entry, JSON text) so the page can show them later.
+library_imports = sa.Table(
+    "library_imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    # "fetching" while papers missing from the catalog are asked of arXiv, then "done"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    # Who fetches for a "fetching" import, until when: a process that dies leaves the lease to
+    # expire, and the next one takes the import over.
+    sa.Column("lease_until", sa.DateTime),
+)
+
+library_items = sa.Table(
+    "library_items",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Column("how", sa.String(16), nullable=False),  # "saved" or "imported"
+    sa.Column(
+        "import_id",
+        sa.Integer,
+        sa.ForeignKey("library_imports.id", name="fk_library_items_import", ondelete="SET NULL"),
+    ),
+)
+
+# For you (storage/foryou.py, migration 0013): papers a reader marked "not interested", and
 # per reader a pasted abstract (float32 vector bytes on both databases) and the moment the
 # reader started over.
 dismissals = sa.Table(
@@ -278,6 +420,7 @@ foryou_profiles = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
+sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
@@ -304,3 +447,8 @@ sa.Index(
     sqlite_where=sa.text("arxiv_id LIKE 'local-%'"),
     postgresql_where=sa.text("arxiv_id LIKE 'local-%'"),
 )
+sa.Index("ix_digests_status", digests.c.status, digests.c.next_attempt_at)
+sa.Index("ix_digest_items_digest_id", digest_items.c.digest_id, digest_items.c.position)
+sa.Index("ix_library_items_added", library_items.c.user_id, library_items.c.added_at)
+sa.Index("ix_library_items_arxiv_id", library_items.c.arxiv_id)
+sa.Index("ix_library_imports_user", library_imports.c.user_id, library_imports.c.created_at)

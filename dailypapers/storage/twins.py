@@ -1,7 +1,8 @@
 """Twins in the catalog: a paper under a local id (the demo's) merges into its arXiv record, in
 the transaction that wrote either of them. The rule (same title key, dates a week apart at
 most) and what the merged paper keeps are domain/twins.py's; this module finds the twins and
-moves everything keyed on the local id: the daily entry, votes, comments and links. The local
+moves everything keyed on the local id: the daily entry, votes, comments, library items and
+links. The local
 row is then deleted and `paper_aliases` maps its id to the arXiv id, for redirects and for
 the search indexes to drop it.
 
@@ -26,6 +27,7 @@ from .schema import (
     LOCAL_PAPERS,
     comments,
     daily_submissions,
+    library_items,
     paper_aliases,
     paper_categories,
     papers,
@@ -81,6 +83,16 @@ def join_twins(conn: Connection, rows: Iterable[Mapping[str, Any]], now: datetim
                 ", ".join(found),
             )
     return merged
+
+
+def merge_existing_twins(conn: Connection, now: datetime) -> int:
+    """Merge every local paper of the catalog that has an arXiv twin in it: for catalogs
+    written before twins merged on write (migrate_store runs it once on the upgrade past
+    migration 0008). Returns how many merged."""
+    query = sa.select(
+        papers.c.arxiv_id, papers.c.title, papers.c.published_at, papers.c.hidden
+    ).where(LOCAL_PAPERS)
+    return join_twins(conn, [dict(row) for row in conn.execute(query).mappings()], now)
 
 
 def _day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
@@ -148,16 +160,39 @@ def _merge(conn: Connection, local_id: str, arxiv_id: str, now: datetime) -> Non
         .values(arxiv_id=arxiv_id)
     )
     _merge_daily(conn, local_id, arxiv_id)
+    _merge_library(conn, local_id, arxiv_id)
     conn.execute(
         sa.update(comments).where(comments.c.arxiv_id == local_id).values(arxiv_id=arxiv_id)
     )
     conn.execute(
         sa.insert(paper_aliases).values(alias_id=local_id, arxiv_id=arxiv_id, created_at=now)
     )
-    # The foreign keys cascade: the votes left (the same people's, on both), the vector,
-    # versions and categories go with the row.
+    # The foreign keys cascade: the votes and library items left (the same people's, on
+    # both), the vector, versions and categories go with the row.
     conn.execute(sa.delete(papers).where(papers.c.arxiv_id == local_id))
     log.info("%s merged into its arXiv twin %s", local_id, arxiv_id)
+
+
+def _merge_library(conn: Connection, local_id: str, arxiv_id: str) -> None:
+    """Library items move like votes; a reader who kept both keeps the arXiv paper's item,
+    dated when they first kept either (the local one goes with its paper row)."""
+    local = library_items.alias("local_item")
+    earlier = sa.select(local.c.added_at).where(
+        local.c.arxiv_id == local_id,
+        local.c.user_id == library_items.c.user_id,
+        local.c.added_at < library_items.c.added_at,
+    )
+    conn.execute(
+        sa.update(library_items)
+        .where(library_items.c.arxiv_id == arxiv_id, earlier.exists())
+        .values(added_at=earlier.scalar_subquery())
+    )
+    theirs = sa.select(library_items.c.user_id).where(library_items.c.arxiv_id == arxiv_id)
+    conn.execute(
+        sa.update(library_items)
+        .where(library_items.c.arxiv_id == local_id, library_items.c.user_id.not_in(theirs))
+        .values(arxiv_id=arxiv_id)
+    )
 
 
 def _paper_row(conn: Connection, arxiv_id: str) -> dict[str, Any]:

@@ -21,9 +21,24 @@ from ..config import Config
 from ..search.vector import Embedder, embedder_for
 from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
+from ..services.mail import mail_enabled
 from ..services.searching import Searcher
 from ..storage import Store, open_store
-from . import actions, api, auth, errors, feeds, foryou, pages, searchpage, urls
+from . import (
+    actions,
+    api,
+    auth,
+    digests,
+    errors,
+    feeds,
+    follows,
+    follows_api,
+    foryou,
+    library,
+    pages,
+    searchpage,
+    urls,
+)
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
@@ -51,13 +66,16 @@ def _people(request: Request) -> dict[str, object]:
 
 
 def _templates(config: Config) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_people])
+    templates = Jinja2Templates(
+        directory=HERE / "templates", context_processors=[_people, follows.follow_state]
+    )
     templates.env.globals.update(
         site_name=config.site_name,
         version=__version__,
         url=urls,
         this_week=lambda: iso_week(date.today()),
         this_month=lambda: date.today().strftime("%Y-%m"),
+        mail_enabled=mail_enabled(config),
     )
     templates.env.filters["http_url"] = _http_url
     templates.env.filters["highlight"] = searchpage.highlight
@@ -93,9 +111,13 @@ def create_app(
         if background_index and config.index_interval_seconds > 0:
             site.indexer = BackgroundIndexer(store, config, embedder, config.index_interval_seconds)
             site.indexer.start()
+        if background_index:  # imports a stopped process left half-fetched
+            library.fetcher(site).resume()
         yield
         if site.indexer is not None:
             site.indexer.stop()
+        if site.library_fetcher is not None:
+            site.library_fetcher.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -117,11 +139,16 @@ def create_app(
             request, "api_docs.html", {"openapi_url": app.openapi_url}
         )
 
+    app.include_router(library.api_router)
     app.include_router(api.router)
+    app.include_router(follows_api.router)
+    app.include_router(follows.router)  # /feeds/following/... before /feeds/{kind}.{fmt}
     app.include_router(searchpage.router)  # /feeds/search.atom before /feeds/{kind}.{fmt}
     app.include_router(feeds.router)
     app.include_router(auth.router)
+    app.include_router(digests.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
+    app.include_router(library.router)
     app.include_router(foryou.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
@@ -142,7 +169,11 @@ def create_app(
         cookie=SESSION_COOKIE,
         state=app.state,
     )
-    app.add_middleware(Guards, docs_path=urls.API_DOCS)  # outermost: every answer, cached too
+    app.add_middleware(  # outermost: every answer, cached too
+        Guards,
+        docs_path=urls.API_DOCS,
+        body_limits=library.body_limits(config.library_import_max_bytes),
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> HTMLResponse:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,24 +24,11 @@ from ..domain.errors import BadParameter, Conflict, Forbidden, LoginRequired, To
 from ..domain.people import User
 from ..ratelimit import parse_rate
 from ..services import accounts, sessions
+from ..services.keys import load_secret_key as load_secret_key  # create_app's import
 from . import urls
 from .site import Site, site_of
 
 router = APIRouter(include_in_schema=False)
-
-
-def load_secret_key(configured: str | None, data_dir: str) -> str:
-    """The configured key, or one generated once and kept in <data_dir>/secret_key (0600)."""
-    if configured:
-        return configured
-    path = Path(data_dir).expanduser() / "secret_key"
-    if path.is_file():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(key)
-    return path.read_text().strip()
 
 
 def current_user(request: Request) -> User | None:

@@ -4,6 +4,7 @@ filters as the pages: `/feeds/daily.atom?date=...&category=cs.CL&has_code=1`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 
 from fastapi import APIRouter, Request
@@ -62,13 +63,24 @@ def _build(request: Request, site: Site, fmt: str, title: str, items: list[Daily
     return Response(body, media_type=MEDIA[fmt])
 
 
-def papers_feed(request: Request, site: Site, title: str, papers: list[Paper]) -> Response:
-    """An Atom feed of catalog papers (search results), best first."""
+def papers_feed(
+    request: Request,
+    site: Site,
+    title: str,
+    papers: list[Paper],
+    *,
+    alternate: str | None = None,
+    why: Mapping[str, list[str]] | None = None,
+) -> Response:
+    """An Atom feed of catalog papers (search results), best first. `alternate` is the page
+    the feed mirrors (default: the search page with the same query); `why` gives each paper's
+    reasons to be there (a Following feed's matched follows), as categories and a first line."""
     base = site.base_url(request)
     feed = FeedGenerator()
     feed.id(_xml(f"{base}{request.url.path}?{request.url.query}"))
     feed.title(_xml(title))
-    feed.link(href=f"{base}{urls.SEARCH}?{request.url.query}", rel="alternate")
+    page = alternate if alternate is not None else f"{urls.SEARCH}?{request.url.query}"
+    feed.link(href=base + page, rel="alternate")
     feed.link(href=_self_link(request, base), rel="self")
     newest = max((p.modified_at for p in papers), default=datetime(2000, 1, 1))
     feed.updated(newest.replace(tzinfo=UTC))
@@ -78,9 +90,17 @@ def papers_feed(request: Request, site: Site, title: str, papers: list[Paper]) -
         entry.id(url)
         entry.title(_xml(paper.title))
         entry.link(href=url)
-        entry.summary(_xml(paper.abstract))
+        reasons = (why or {}).get(paper.arxiv_id, [])
+        summary = (
+            paper.abstract
+            if not reasons
+            else f"Following: {'; '.join(reasons)}\n\n{paper.abstract}"
+        )
+        entry.summary(_xml(summary))
         for name in paper.authors[:20]:
             entry.author({"name": _xml(name)})
+        for reason in reasons:
+            entry.category(term=_xml(reason))
         if paper.published_at:
             entry.published(paper.published_at.replace(tzinfo=UTC))
         entry.updated(paper.modified_at.replace(tzinfo=UTC))

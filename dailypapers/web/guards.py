@@ -5,6 +5,7 @@ and size caps on the query string and the body, answered before any route runs."
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,9 +39,17 @@ def security_headers(path: str, docs_path: str = "/api/docs") -> dict[str, str]:
 class Guards:
     """ASGI middleware: caps, then headers on whatever the app answers."""
 
-    def __init__(self, app: ASGIApp, *, docs_path: str = "/api/docs") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        docs_path: str = "/api/docs",
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.docs_path = docs_path
+        # Paths whose bodies may be larger than MAX_BODY (a file upload), with their caps.
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,9 +70,10 @@ class Guards:
         if len(scope.get("query_string", b"")) > MAX_QUERY:
             await _refuse(scope, with_headers, 414, f"The query string is over {MAX_QUERY} bytes.")
             return
+        cap = self.body_limits.get(scope["path"], MAX_BODY)
         length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            await _refuse(scope, with_headers, 413, f"The body is over {MAX_BODY} bytes.")
+        if not length.isdigit() or int(length) > cap:
+            await _refuse(scope, with_headers, 413, f"The body is over {cap} bytes.")
             return
         received = 0
 
@@ -73,8 +83,8 @@ class Guards:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY:  # web/errors.py answers it with 413
-                    raise TooLarge(f"The body is over {MAX_BODY} bytes.")
+                if received > cap:  # web/errors.py answers it with 413
+                    raise TooLarge(f"The body is over {cap} bytes.")
             return message
 
         await self.app(scope, capped, with_headers)

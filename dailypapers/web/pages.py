@@ -14,6 +14,7 @@ from ..domain.errors import NotFound
 from ..domain.papers import DailyItem, ListFilter, PaperFilter
 from ..domain.ranking import TrendingScore
 from ..services.daily import trending, trending_score
+from ..services.library import saved_papers
 from ..storage.comments import thread
 from ..storage.daily import (
     category_counts,
@@ -62,8 +63,9 @@ def _render(request: Request, site: Site, page: ListPage) -> Response:
     if user is not None and page.items:
         with site.store.connect() as conn:
             voted = voted_papers(conn, user.id, [i.arxiv_id for i in page.items])
+    saved = saved_papers(site.store, user, [i.arxiv_id for i in page.items])
     return site.templates.TemplateResponse(
-        request, "list.html", {"list": page, "pages": pages, "voted": voted}
+        request, "list.html", {"list": page, "pages": pages, "voted": voted, "saved": saved}
     )
 
 
@@ -226,6 +228,7 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         "local": paper.is_local,
         "comments": comments,
         "voted": voted,
+        "saved": arxiv_id in saved_papers(site.store, user, [arxiv_id]),
         "similar": site.searcher.similar(arxiv_id, 6) or [],
     }
     return site.templates.TemplateResponse(request, "paper.html", context)

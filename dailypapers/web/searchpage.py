@@ -11,10 +11,12 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
 from ..domain.query import parse_query
+from ..services.library import saved_papers
 from ..services.searching import Results
 from . import params, urls
-from .auth import limit
+from .auth import current_user, limit
 from .feeds import papers_feed
+from .follows import author_searched, search_to_follow
 from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
@@ -67,6 +69,11 @@ def search_page(request: Request, site: SiteDep) -> Response:
             "has_code": where.has_code,
             "categories": list(where.categories),
             "searched": results.searched,
+            "follow_text": search_to_follow(text, where),
+            "follow_author": author_searched(text),
+            "saved": saved_papers(
+                site.store, current_user(request), [f.paper.arxiv_id for f in results.found]
+            ),
         },
     )
 

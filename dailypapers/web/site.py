@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from ..config import Config
 from ..ratelimit import Limiter
 from ..services.indexing import BackgroundIndexer
+from ..services.library import ImportFetcher
 from ..services.searching import Searcher
 from ..storage import Store
 
@@ -29,6 +30,7 @@ class Site:
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     indexer: BackgroundIndexer | None = None
+    library_fetcher: ImportFetcher | None = None  # web/library.py makes it on first use
     # How a request waits (a login over its account's budget): on the event loop, so a flood
     # of slowed logins holds no worker thread. Tests record the waits instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

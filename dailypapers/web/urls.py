@@ -14,6 +14,7 @@ from datetime import date
 from urllib.parse import quote, urlencode
 
 from ..domain.papers import NO_FILTER, PaperFilter
+from ..services.subscriptions import LINK_PATHS
 
 HOME = "/papers"
 TRENDING = "/papers/trending"
@@ -25,7 +26,21 @@ LOGOUT = "/logout"
 LOGOUT_EVERYWHERE = "/logout/everywhere"
 ACCOUNT_SETTINGS = "/settings/password"
 API_DOCS = "/api/docs"
+SUBSCRIBE = "/subscribe"
+DIGEST_SETTINGS = "/settings/digest"
+DIGEST_PREVIEW = "/settings/digest/preview"
+DIGEST_PREVIEW_MAIL = "/settings/digest/preview/mail"
+ADMIN_DIGESTS = "/admin/digests"
+ADMIN_DIGEST_PREVIEW = "/admin/digests/preview"
+ADMIN_DIGEST_PREVIEW_MAIL = "/admin/digests/preview/mail"
 API_DAILY = "/api/daily_papers"
+LIBRARY = "/library"
+LIBRARY_IMPORT = "/library/import"
+LIBRARY_BIBTEX = "/library/export.bib"
+LIBRARY_CSL_JSON = "/library/export.csl.json"
+MY_DATA = "/settings/export.json"
+API_LIBRARY = "/api/me/library"
+API_MY_DATA = "/api/me/export"
 FOR_YOU = "/for-you"
 FOR_YOU_PROFILE = "/for-you/profile"
 FOR_YOU_ABSTRACT = "/for-you/abstract"
@@ -149,3 +164,71 @@ def static(name: str, version: str) -> str:
 def swagger_asset(name: str) -> str:
     """Swagger UI's files, served from the swagger-ui-bundle package."""
     return f"/static/swagger/{name}"
+
+
+def digest_link(purpose: str, token: str) -> str:
+    """A signed digest link's path: purpose confirm, unsubscribe or manage."""
+    return LINK_PATHS[purpose] + token
+
+
+def admin_digest_preview(email: str, mail: bool = False) -> str:
+    """The admins' preview of `email`'s next digest (the page, or the mail's HTML alone)."""
+    path = ADMIN_DIGEST_PREVIEW_MAIL if mail else ADMIN_DIGEST_PREVIEW
+    return f"{path}?{urlencode({'email': email})}"
+
+
+# --- follows (web/follows.py, web/follows_api.py) --------------------------------------------
+
+FOLLOWING = "/following"
+FOLLOWING_JSON = "/api/me/following"
+FOLLOWS_JSON = "/api/me/follows"
+FOLLOWS_SETTINGS = "/settings/follows"
+FOLLOW = "/follows"
+FOLLOW_NEW = "/follows/new"
+FEED_URL = "/settings/follows/feed"
+FEED_URL_DELETE = "/settings/follows/feed/delete"
+
+
+def unfollow(follow_id: int) -> str:
+    return f"/follows/{follow_id}/delete"
+
+
+def follow_new(kind: str, value: str) -> str:
+    """The page that asks to follow something (where anonymous readers come back to after
+    logging in).
+
+    >>> follow_new("author", "Yann LeCun")
+    '/follows/new?kind=author&value=Yann+LeCun'
+    """
+    return f"{FOLLOW_NEW}?{urlencode({'kind': kind, 'value': value})}"
+
+
+def following_feed(token: str) -> str:
+    return f"/feeds/following/{token}.atom"
+
+
+def author_search(name: str) -> str:
+    """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
+    return search('author:"' + name.replace('"', " ") + '"')
+
+
+def library_item(arxiv_id: str) -> str:
+    """The form that saves a paper to the reader's library or removes it."""
+    return f"/papers/{arxiv_id}/library"
+
+
+def library(query: str = "", page: int = 1) -> str:
+    pairs = [(k, v) for k, v in (("q", query), ("page", str(page) if page > 1 else "")) if v]
+    return LIBRARY + (("?" + urlencode(pairs)) if pairs else "")
+
+
+def library_json(query: str = "", page: int = 1) -> str:
+    return API_LIBRARY + library(query, page)[len(LIBRARY) :]
+
+
+def library_import(import_id: int) -> str:
+    return f"/library/imports/{import_id}"
+
+
+def library_import_json(import_id: int) -> str:
+    return f"/api/me/library/imports/{import_id}"

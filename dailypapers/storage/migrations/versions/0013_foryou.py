@@ -2,16 +2,16 @@
 else steers the ranking (`foryou_profiles`): a pasted abstract with its vector, and the moment
 the reader started over (signals older than that are ignored).
 
-Revision ID: 0012
-Revises: 0009
-Create Date: 2026-12-10
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

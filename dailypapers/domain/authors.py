@@ -1,0 +1,196 @@
+"""Author names as arXiv writes them, grouped: when two spellings name the same person for a
+reader who follows one of them. The catalog keeps names as they arrive; the keyword index
+only lowercases them, which neither folds accents nor knows a surname from a first name, so
+following an author needs this.
+
+Two names group when their surnames fold to the same letters (case, accents, spaces, hyphens
+and apostrophes ignored: `Yann LeCun`, `YANN LECUN`, `Yann Le Cun` and `Yann Lécun` are one)
+and their first given names agree. Initials are conservative: a followed full first name never
+takes an initial (`Yann LeCun` does not take `Y. LeCun`, who may be anyone of that surname),
+while a followed initial takes every first name it starts (`Y. LeCun` takes `Yann LeCun`).
+Middle names count only when both names give one (`Geoffrey E. Hinton` takes `Geoffrey
+Hinton` and `Geoffrey Everest Hinton`, not `Geoffrey A. Hinton`). Name order is taken as
+written (`Given Surname`, or `Surname, Given`); names that put the family name first
+(`Wang Wei`) are not recognised as `Wei Wang`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+# Letters that Unicode does not decompose into a base letter and a mark.
+_SPECIAL = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+    }
+)
+# Words that belong to the surname when they stand before it: `Ludwig van Beethoven`.
+PARTICLES = frozenset(
+    [
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "dela",
+        "di",
+        "da",
+        "du",
+        "dos",
+        "das",
+        "la",
+        "le",
+        "ter",
+        "ten",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "st",
+    ]
+)
+SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
+# A name with one of these words names a group, which is kept whole: `ATLAS Collaboration`.
+GROUP_WORDS = frozenset(["collaboration", "consortium", "team", "group", "collaborations"])
+# The combining marks that decomposed Latin, Greek and Cyrillic letters carry.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_JOINERS = re.compile(r"[\s\-'’`.]+")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, for comparing names.
+
+    >>> fold("Søren Kierkegaard-Ørsted"), fold("Lécun"), fold("Ïñigo")
+    ('soren kierkegaard-orsted', 'lecun', 'inigo')
+    """
+    if text.isascii():
+        return text.lower()
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text.translate(_SPECIAL))).lower()
+
+
+def squash(text: str) -> str:
+    """A folded text without spaces, hyphens, apostrophes and dots: how surnames compare.
+
+    >>> squash(fold("Le Cun")), squash(fold("O'Brien-Smith"))
+    ('lecun', 'obriensmith')
+    """
+    return _JOINERS.sub("", text)
+
+
+@dataclass(frozen=True)
+class AuthorKey:
+    """A name reduced to what groups it: the folded surname (squashed) and the folded given
+    names in order, each a full name or a one-letter initial."""
+
+    surname: str
+    given: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        """The stored form of a followed author: `lecun, yann`, `hinton, geoffrey e`."""
+        return f"{self.surname}, {' '.join(self.given)}" if self.given else self.surname
+
+    def takes(self, other: AuthorKey) -> bool:
+        """Whether a reader following this name wants papers by `other` (see the module
+        docstring: full first names never take initials, initials take what they start). A
+        surname of two words may be written with a hyphen or without: `José García-Pérez`
+        takes `José García Pérez`.
+
+        >>> follow = author_key("Yann LeCun")
+        >>> [follow.takes(author_key(n)) for n in ["Yann Le Cun", "Y. LeCun", "Yan LeCun"]]
+        [True, False, False]
+        >>> author_key("Y. LeCun").takes(author_key("Yann LeCun"))
+        True
+        """
+        if self.surname == other.surname:
+            return self._same(other)
+        if len(self.given) < 2 and len(other.given) < 2:  # one reading each: no other way
+            return False
+        return any(mine._same(theirs) for mine in self._readings for theirs in other._readings)
+
+    def _same(self, other: AuthorKey) -> bool:
+        if self.surname != other.surname:
+            return False
+        if not self.given or not other.given:
+            return not self.given and not other.given
+        pairs = zip(self.given, other.given, strict=False)
+        return all(_compatible(m, t, first=index == 0) for index, (m, t) in enumerate(pairs))
+
+    @property
+    def surnames(self) -> list[str]:
+        """Every surname this name may have (see `takes`): a key can only take names with
+        one of them, so callers index followed names by these."""
+        return [reading.surname for reading in self._readings]
+
+    @cached_property
+    def _readings(self) -> list[AuthorKey]:
+        """The key, and the key with its last given names read as part of the surname (`José
+        García Pérez` may be García Pérez), one given name always left."""
+        readings = [self]
+        for count in range(1, len(self.given)):
+            joined = self.given[-count:]
+            if any(len(name) == 1 for name in joined):  # an initial is no part of a surname
+                break
+            readings.append(AuthorKey("".join(joined) + self.surname, self.given[:-count]))
+        return readings
+
+
+def _compatible(mine: str, theirs: str, *, first: bool) -> bool:
+    if len(mine) > 1 and len(theirs) > 1:
+        return mine == theirs
+    if len(mine) == 1:  # an initial followed: any name it starts
+        return theirs.startswith(mine)
+    # A full name followed, an initial written: a middle initial may abbreviate it, a first
+    # one may be anybody of that surname.
+    return not first and mine.startswith(theirs)
+
+
+@lru_cache(maxsize=1 << 16)  # names recur across papers; a key is immutable
+def author_key(name: str) -> AuthorKey | None:
+    """The key of a name as arXiv writes it; None when it holds no letters.
+
+    >>> str(author_key("Yann LeCun")), str(author_key("LeCun, Yann")), str(author_key("Y. Le Cun"))
+    ('lecun, yann', 'lecun, yann', 'lecun, y')
+    >>> str(author_key("Ludwig van Beethoven")), str(author_key("Neal J. Evans II"))
+    ('vanbeethoven, ludwig', 'evans, neal j')
+    >>> str(author_key("D.V. Shetty")), str(author_key("C.-P. Yuan")), str(author_key("The ATLAS Collaboration"))
+    ('shetty, d v', 'yuan, c p', 'atlascollaboration')
+    """
+    text = " ".join(unicodedata.normalize("NFC", name).split())
+    if "," in text:  # `Surname, Given` (or `Name, Jr.`)
+        family, _, rest = text.partition(",")
+        text = family if fold(rest).strip(" .") in SUFFIXES else f"{rest} {family}"
+    # Dots end initials: `D.V.` is two of them, `C.-P.` too.
+    words = [w for w in fold(text).replace(".", ". ").split() if any(c.isalnum() for c in w)]
+    if not words:
+        return None
+    if any(word in GROUP_WORDS for word in words):
+        kept = words[1:] if words[0] == "the" and len(words) > 1 else words
+        return AuthorKey(squash(" ".join(kept)))
+    while len(words) > 1 and words[-1].strip(".") in SUFFIXES:
+        words.pop()
+    start = len(words) - 1
+    while start > 1 and words[start - 1] in PARTICLES:
+        start -= 1
+    surname = squash(" ".join(words[start:]))
+    given = [word.strip(".-'’") for word in words[:start]]
+    return AuthorKey(surname, tuple(g for g in given if g)) if surname else None

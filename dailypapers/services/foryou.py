@@ -22,7 +22,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import Connection
 
 from ..config import Config
 from ..domain.errors import BadParameter
@@ -33,6 +32,7 @@ from ..search.terms import TermStats, bag_of
 from ..search.vector import Embedder, model_name, paper_text
 from ..storage import Store
 from ..storage.foryou import (
+    Connection,
     add_dismissal,
     clear_dismissals,
     earlier_texts,

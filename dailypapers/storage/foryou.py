@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection as Connection  # services hand it on, typed
 
 from .papers import id_chunks
 from .schema import dismissals, foryou_profiles, now, paper_vectors, papers, votes

@@ -15,10 +15,14 @@ from lxml import html
 from dailypapers.cli import cli
 from dailypapers.config import load_config
 from dailypapers.domain.accounts import hash_password
+from dailypapers.domain.library import IMPORTED
 from dailypapers.domain.records import PaperRecord
 from dailypapers.search.vector import Embedder, paper_text
 from dailypapers.services import foryou
+from dailypapers.services.follows import follow
+from dailypapers.services.library import save
 from dailypapers.storage.daily import set_vote
+from dailypapers.storage.library import add_items
 from dailypapers.storage.papers import write_papers
 from dailypapers.storage.users import create_user, find_user
 from dailypapers.storage.vectors import save_vectors
@@ -88,6 +92,8 @@ def catalog(store, vectors, embedder):
         save_vectors(conn, embedder.name, [(i, 1, v) for i, v in vectors.items()])
         user = create_user(conn, "ada", "ada@example.org", hash_password(PASSWORD))
         create_user(conn, "newcomer", "new@example.org", hash_password(PASSWORD))
+        create_user(conn, "bea", "bea@example.org", hash_password(PASSWORD))  # a library
+        create_user(conn, "cy", "cy@example.org", hash_password(PASSWORD))  # follows
         for arxiv_id in LIBRARY:
             set_vote(conn, user.id, arxiv_id, True)
     return store
@@ -342,3 +348,104 @@ def test_the_window_is_prepared_again_when_its_papers_change(catalog, vectors, e
     assert second.candidates == first.candidates + 1
     assert "2603.90002" in [i.paper.arxiv_id for i in second.items]
     assert np.isfinite([i.score for i in second.items]).all()
+
+
+ASTRO = [p["id"] for p in PAPERS if p["categories"].startswith("astro-ph.GA")]
+BERT = "1810.04805"
+JAMMING = PROTEINS[11]  # Protein folding as a jamming transition
+
+
+def reader(store, username):
+    with store.connect() as conn:
+        return find_user(conn, username)
+
+
+def test_a_reader_with_only_a_library_gets_papers_close_to_it(app, catalog):
+    bea = reader(catalog, "bea")
+    for arxiv_id in PROTEINS[:3]:
+        save(catalog, bea, arxiv_id, NOW)
+    with catalog.begin() as conn:  # one came with an import
+        add_items(conn, bea.id, [(PROTEINS[3], datetime(2026, 3, 9), IMPORTED, None)])
+    library = set(PROTEINS[:4])
+    client = login(app, "bea")
+    response = client.get("/for-you")
+    listed = cards(response)
+    page = html.fromstring(response.text)
+    assert not page.xpath("//section[@id='cold-start']")
+    top = [i for i, _, _ in listed[:5]]
+    assert top[0] in PROTEINS and sum(i in PROTEINS for i in top) >= 3, top
+    titles = {p["id"]: " ".join(p["title"].split()) for p in PAPERS}
+    for arxiv_id, kind, text in listed:
+        assert kind == "paper", (arxiv_id, text)
+        closest = page.xpath(f"//article[@id='paper-{arxiv_id}']//a[@class='closest']/@href")[0]
+        closest = closest.removeprefix("/papers/")
+        assert closest in library and arxiv_id not in library
+        how = "imported" if closest == PROTEINS[3] else "saved"
+        assert text == f"Because you {how} {titles[closest]}", text
+    assert {t.split(" ")[2] for _, _, t in listed} == {"saved", "imported"}
+    data = client.get("/api/me/for-you").json()
+    assert [p["id"] for p in data["papers"]] == [i for i, _, _ in listed]
+    assert sorted(i for g in data["interests"] for i in g["papers"]) == sorted(library)
+    profile = html.fromstring(client.get("/for-you/profile").text)
+    chips = profile.xpath("//ul[@class='signals']/li/span[@class='chip']/text()")
+    assert sorted(chips) == ["imported", "saved", "saved", "saved"]
+    assert "Papers it learns from (4)" in profile.text_content()
+
+
+def test_a_reader_with_only_follows_gets_the_followed_papers_labelled(app, catalog):
+    cy = reader(catalog, "cy")
+    config = load_config(environ={})
+    follow(catalog, config, cy, "category", "astro-ph.ga")  # spelled as the catalog does
+    follow(catalog, config, cy, "author", "Jacob Devlin")
+    follow(catalog, config, cy, "search", "jamming")
+    client = login(app, "cy")
+    response = client.get("/for-you")
+    page = html.fromstring(response.text)
+    assert not page.xpath("//section[@id='cold-start']")
+    listed = cards(response)
+    labelled = {i: text for i, kind, text in listed if kind == "follow"}
+    assert set(labelled) == {*ASTRO, BERT, JAMMING}
+    assert [i for i, _, _ in listed[: len(labelled)]] == list(labelled)  # follows first
+    assert all(labelled[i] == "You follow astro-ph.GA" for i in ASTRO)
+    assert labelled[BERT] == "You follow author: Jacob Devlin"
+    assert labelled[JAMMING] == "You follow search: jamming"
+    assert {kind for _, kind, _ in listed[len(labelled) :]} == {"trending"}
+    data = client.get("/api/me/for-you").json()
+    whys = {p["id"]: p["why"] for p in data["papers"]}
+    assert whys[BERT] == {"kind": "follow", "follows": ["author: Jacob Devlin"]}
+    assert not data["coldStart"]
+    profile = html.fromstring(client.get("/for-you/profile").text)
+    follows = [
+        " ".join(li.text_content().split()) for li in profile.xpath("//ul[@class='follows']/li")
+    ]
+    assert follows == ["category astro-ph.GA", "author Jacob Devlin", "search jamming"]
+    assert profile.xpath("//a[@href='/settings/follows']")
+
+
+def test_follows_take_a_share_beside_the_papers_a_reader_upvoted(catalog):
+    ada = reader(catalog, "ada")
+    config = load_config(environ={})
+    follow(catalog, config, ada, "category", "astro-ph.GA")
+    result = foryou.for_you(catalog, config, ada, NOW, limit=20)
+    kinds = [item.why.kind for item in result.items]
+    # About a quarter of the list (follow_share), the rest close to the upvoted papers.
+    assert 3 <= kinds.count("follow") <= len(ASTRO), kinds
+    assert kinds.count("paper") == 20 - kinds.count("follow")
+    assert all(
+        item.why.follows == ("astro-ph.GA",) for item in result.items if item.why.kind == "follow"
+    )
+    assert "follow" in kinds[:5]  # a share of the top, not only the tail
+
+
+def test_an_empty_profile_gets_the_cold_start_page_with_its_three_ways(app):
+    client = login(app, "newcomer")
+    page = html.fromstring(client.get("/for-you").text)
+    prompt = page.xpath("//section[@id='cold-start']")[0]
+    links = prompt.xpath(".//a/@href")
+    assert "/library#import" in links and "/settings/follows" in links
+    assert page.xpath("//form[@action='/for-you/abstract']//textarea[@name='abstract']")
+    assert len(cards_of(page)) == 50  # never an empty page
+
+
+def cards_of(page) -> list:
+    return page.xpath("//article[contains(@class, 'foryou')]")

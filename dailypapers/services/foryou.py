@@ -4,9 +4,10 @@ they marked "not interested" pushed down; the page, the JSON API and `dailypaper
 all call `for_you` and show the same list. The ranking is search/recommend.py's.
 
 The reader's profile is gathered by small source functions, each reading one kind of signal:
-SIGNAL_SOURCES give positive papers (an upvote, a saved or imported paper) and FOLLOW_SOURCES
-match the window's papers to the reader's follows. Adding a source (the library, follows) is
-one function appended to one of the two lists.
+SIGNAL_SOURCES give positive papers (an upvote, a paper saved to or imported into the library)
+and FOLLOW_SOURCES match the window's papers to the reader's follows (services/follows.py's
+matching, labelled as the Following page labels them). Adding a source is one function
+appended to one of the two lists.
 
 The window (candidates, their tf-idf rows over the window and the 20,000 papers published
 before it, their density) is prepared once per process and reused until the catalog's papers
@@ -16,7 +17,7 @@ in it change; on a real catalog preparing it takes a few seconds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -25,18 +26,22 @@ import numpy as np
 
 from ..config import Config
 from ..domain.errors import BadParameter
+from ..domain.follows import Follow
+from ..domain.library import IMPORTED, SAVED
 from ..domain.papers import ListFilter, Paper
 from ..domain.people import User
 from ..search import recommend
 from ..search.terms import TermStats, bag_of
 from ..search.vector import Embedder, model_name, paper_text
 from ..storage import Store
+from ..storage.follows import list_follows
 from ..storage.foryou import (
     Connection,
     add_dismissal,
     clear_dismissals,
     earlier_texts,
     get_profile,
+    library_papers,
     list_dismissals,
     newest_published,
     papers_with_vectors,
@@ -49,6 +54,8 @@ from ..storage.foryou import (
 )
 from ..storage.papers import get_papers, paper_exists
 from .daily import trending
+from .follows import match_follows
+from .searching import Searcher
 
 REFERENCE_PAPERS = 20_000  # published before the window, counted in its word frequencies
 MAX_SIGNALS = recommend.TUNING.max_positives
@@ -66,8 +73,22 @@ class Signal:
 
 # (connection, reader, signals from this moment on or None for all, at most) -> newest first
 SignalSource = Callable[[Connection, User, datetime | None, int], list[Signal]]
-# (connection, reader, ids of the window's papers) -> id -> labels of the follows it matches
-FollowSource = Callable[[Connection, User, Sequence[str]], dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class FollowQuery:
+    """What a follow source matches against: the window's papers (ids, and the span they were
+    published in) and the reader's follows."""
+
+    store: Store
+    searcher: Searcher
+    span: Span
+    ids: Sequence[str]
+    follows: Sequence[Follow]
+
+
+# (what to match) -> id of a window paper -> labels of the follows it matches
+FollowSource = Callable[[FollowQuery], dict[str, list[str]]]
 
 
 def upvote_signals(conn: Connection, user: User, since: datetime | None, most: int) -> list[Signal]:
@@ -75,8 +96,40 @@ def upvote_signals(conn: Connection, user: User, since: datetime | None, most: i
     return [Signal(i, "upvoted", at) for i, at in upvoted_papers(conn, user.id, since, most)]
 
 
-SIGNAL_SOURCES: list[SignalSource] = [upvote_signals]
-FOLLOW_SOURCES: list[FollowSource] = []
+def library_signals(
+    conn: Connection, user: User, since: datetime | None, most: int
+) -> list[Signal]:
+    """The papers of the reader's library: saved from a card or page, or imported (a paper
+    an import of one's own export brought back keeps how it first came)."""
+    return [
+        Signal(arxiv_id, IMPORTED if how == IMPORTED else SAVED, at)
+        for arxiv_id, at, how in library_papers(conn, user.id, since, most)
+    ]
+
+
+def followed_papers(query: FollowQuery) -> dict[str, list[str]]:
+    """The window's papers that match the reader's follows, each with how the follows read
+    beside a paper on the Following page (`cs.CL`, `author: Ada Lovelace`)."""
+    if not query.follows or not query.ids:
+        return {}
+    inside = set(query.ids)
+    found = match_follows(
+        query.store,
+        query.searcher,
+        list(query.follows),
+        query.span.start,
+        query.span.end,
+        len(query.ids),
+    )
+    return {
+        item.paper.arxiv_id: [f.why for f in item.follows]
+        for item in found
+        if item.paper.arxiv_id in inside
+    }
+
+
+SIGNAL_SOURCES: list[SignalSource] = [upvote_signals, library_signals]
+FOLLOW_SOURCES: list[FollowSource] = [followed_papers]
 
 
 @dataclass
@@ -88,14 +141,17 @@ class Profile:
     abstract: str | None = None
     abstract_vector: np.ndarray | None = None
     started_at: datetime | None = None
+    follows: list[Follow] = field(default_factory=list)  # oldest first
 
     @property
     def empty(self) -> bool:
-        return not self.signals and self.abstract_vector is None
+        """Nothing to rank by: the page asks for an import, follows or an abstract."""
+        return not self.signals and self.abstract_vector is None and not self.follows
 
 
 def gather_profile(conn: Connection, user: User, model: str) -> Profile:
-    """The reader's profile from every source (signals after their start-over moment)."""
+    """The reader's profile from every source (signals after their start-over moment; the
+    follows whenever made: they are explicit, and unfollowing is how one drops them)."""
     row = get_profile(conn, user.id)
     found: dict[str, Signal] = {}
     for source in SIGNAL_SOURCES:
@@ -106,7 +162,12 @@ def gather_profile(conn: Connection, user: User, model: str) -> Profile:
     signals = sorted(found.values(), key=lambda s: (s.at, s.arxiv_id), reverse=True)
     vector = row.abstract_vector if row.abstract_model == model else None
     return Profile(
-        signals[:MAX_SIGNALS], list_dismissals(conn, user.id), row.abstract, vector, row.started_at
+        signals[:MAX_SIGNALS],
+        list_dismissals(conn, user.id),
+        row.abstract,
+        vector,
+        row.started_at,
+        list_follows(conn, user.id),
     )
 
 
@@ -237,11 +298,15 @@ def for_you(
     limit: int = 50,
     abstract: str | None = None,
     embedder: Embedder | None = None,
+    searcher: Searcher | None = None,
+    exclude: Collection[str] = (),
 ) -> ForYou:
     """The reader's list (an anonymous reader's when `user` is None). `abstract`, a text
     pasted now (embedded with `embedder`), joins the profile for this call only. A reader
     with nothing in the profile gets the trending papers, then the window's newest: the
-    list is empty only when the catalog is."""
+    list is empty only when the catalog is. `searcher` matches followed searches (a
+    keyword-only one is made when None); `exclude` (papers a digest already sent) never
+    appear."""
     if not 1 <= limit <= 200:
         raise BadParameter("limit must be from 1 to 200")
     model = model_name(config.embedding_max_tokens)
@@ -252,12 +317,16 @@ def for_you(
     with store.connect() as conn:
         if user is not None:
             profile = gather_profile(conn, user, model)
-            for match in FOLLOW_SOURCES:
-                for arxiv_id, labels in match(conn, user, window.ids).items():
-                    follows.setdefault(arxiv_id, []).extend(labels)
         known = papers_with_vectors(
             conn, [s.arxiv_id for s in profile.signals] + [d[0] for d in profile.dismissed], model
         )
+    if profile.follows:
+        query = FollowQuery(
+            store, searcher or Searcher(store, config, None), span, window.ids, profile.follows
+        )
+        for match in FOLLOW_SOURCES:
+            for arxiv_id, labels in match(query).items():
+                follows.setdefault(arxiv_id, []).extend(labels)
     positives = _positives(profile, known)
     if abstract is not None:
         positives.insert(0, _pasted(check_abstract(abstract), embedder))
@@ -270,12 +339,12 @@ def for_you(
     newest = window.ids[::-1]
     dismissed_ids = [d[0] for d in profile.dismissed]
     dismissed = [known[i][2] for i in dismissed_ids if i in known]
-    cold = not positives and not follows
+    cold = not positives and profile.empty
     if cold:
         # Trending papers (in the window or not), then the window's newest: a new reader's
         # page is empty only when the catalog is.
         ranking = recommend.Ranking([], [], 0)
-        picks = _trending_picks([*hot, *newest], set(dismissed_ids), limit)
+        picks = _trending_picks([*hot, *newest], {*dismissed_ids, *exclude}, limit)
     else:
         ranking = recommend.rank(
             window,
@@ -284,6 +353,7 @@ def for_you(
             dismissed_ids=dismissed_ids,
             follows=follows,
             trending=[*hot, *newest],
+            exclude=exclude,
             limit=limit,
         )
         picks = ranking.picks
@@ -425,8 +495,9 @@ def forget_abstract(store: Store, user: User) -> None:
 
 
 def start_over(store: Store, user: User) -> None:
-    """Forget what drove the feed: upvotes before now stop counting (they stay upvotes), the
-    "not interested" marks and the pasted abstract go."""
+    """Forget what drove the feed: upvotes and library papers from before now stop counting
+    (they stay upvotes and stay in the library), the "not interested" marks and the pasted
+    abstract go. Follows stay: the reader unfollows what they no longer want."""
     with store.begin() as conn:
         clear_dismissals(conn, user.id)
         set_abstract(conn, user.id, None, None, None)

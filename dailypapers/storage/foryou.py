@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection as Connection  # services hand it on, typed
 
 from .papers import id_chunks
-from .schema import dismissals, foryou_profiles, now, paper_vectors, papers, votes
+from .schema import dismissals, foryou_profiles, library_items, now, paper_vectors, papers, votes
 
 DIMENSIONS = 384
 
@@ -150,6 +150,24 @@ def upvoted_papers(
     if since is not None:
         query = query.where(votes.c.created_at >= since)
     return [(row.arxiv_id, row.created_at) for row in conn.execute(query)]
+
+
+def library_papers(
+    conn: Connection, user_id: int, since: datetime | None, limit: int
+) -> list[tuple[str, datetime, str]]:
+    """(arxiv_id, added_at, how) of the visible papers of the user's library added after
+    `since` (all when None), newest first. `how` is "saved", "imported" or what an import of
+    an export kept."""
+    query = (
+        sa.select(library_items.c.arxiv_id, library_items.c.added_at, library_items.c.how)
+        .join(papers, papers.c.arxiv_id == library_items.c.arxiv_id)
+        .where(library_items.c.user_id == user_id, papers.c.hidden.is_(False))
+        .order_by(library_items.c.added_at.desc(), library_items.c.arxiv_id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(library_items.c.added_at >= since)
+    return [(row.arxiv_id, row.added_at, row.how) for row in conn.execute(query)]
 
 
 def _vector_column(conn: Connection) -> Any:

@@ -52,6 +52,7 @@ def _page(
         limit=PAGE_LIMIT,
         abstract=abstract,
         embedder=site.searcher.embedder,
+        searcher=site.searcher,
     )
     kinds = {s.arxiv_id: s.kind for s in result.profile.signals}
     dismissed_id = request.query_params.get("dismissed")
@@ -184,6 +185,13 @@ def api_for_you(
     first, last = _span(since, until)
     size = params.bounded_int(limit, "limit", PAGE_LIMIT, 1, 200)
     result = foryou.for_you(
-        site.store, site.config, user, site.clock(), since=first, until=last, limit=size
+        site.store,
+        site.config,
+        user,
+        site.clock(),
+        since=first,
+        until=last,
+        limit=size,
+        searcher=site.searcher,
     )
     return JSONResponse(foryou.as_json(result))

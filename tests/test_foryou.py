@@ -4,10 +4,12 @@ near twin down at once, every paper says why it is there, a new reader's page is
 a pasted abstract ranks, and the CLI's JSON is the page's list."""
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import html
@@ -15,20 +17,25 @@ from lxml import html
 from dailypapers.cli import cli
 from dailypapers.config import load_config
 from dailypapers.domain.accounts import hash_password
+from dailypapers.domain.errors import BadParameter
 from dailypapers.domain.library import IMPORTED
 from dailypapers.domain.records import PaperRecord
 from dailypapers.search.vector import Embedder, paper_text
-from dailypapers.services import foryou
+from dailypapers.services import foryou, userdata
+from dailypapers.services.digests import run_digests
 from dailypapers.services.follows import follow
-from dailypapers.services.library import save
+from dailypapers.services.library import import_file, save
 from dailypapers.storage.daily import set_vote
 from dailypapers.storage.library import add_items
 from dailypapers.storage.papers import write_papers
+from dailypapers.storage.schema import digests, subscriptions
 from dailypapers.storage.users import create_user, find_user
 from dailypapers.storage.vectors import save_vectors
 from dailypapers.web.app import create_app
 
 from .conftest import DATA
+from .smtpsink import SmtpSink
+from .test_digests import add_active, make_config, text_of
 
 PASSWORD = "a long enough password"
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -449,3 +456,111 @@ def test_an_empty_profile_gets_the_cold_start_page_with_its_three_ways(app):
 
 def cards_of(page) -> list:
     return page.xpath("//article[contains(@class, 'foryou')]")
+
+
+def test_my_data_carries_the_marks_the_abstract_and_the_start_over(catalog, embedder):
+    """Export, delete, import the export: the not-interested marks (with their dates), the
+    pasted abstract (embedded again when the list is next ranked) and the start-over moment
+    come back, and the list is the same."""
+    config = load_config(environ={})
+    ada = reader(catalog, "ada")
+    foryou.start_over(catalog, ada)
+    for arxiv_id in LIBRARY:  # saved after starting over (the start is the real clock's)
+        save(catalog, ada, arxiv_id, datetime.now(UTC))
+    abstract = "Robots grasp transparent objects from a single depth image and a learned policy."
+    foryou.keep_abstract(catalog, config, ada, abstract, embedder)
+    for arxiv_id in (GRASP, PROTEINS[5]):
+        foryou.dismiss(catalog, ada, arxiv_id)
+    listed = [i.paper.arxiv_id for i in foryou.for_you(catalog, config, ada, NOW).items]
+    before = userdata.export_all(catalog, ada, "Daily Papers", NOW)
+    part = before["for_you"]
+    assert [m["arxiv_id"] for m in part["not_interested"]] == [PROTEINS[5], GRASP]
+    assert all(m["created_at"].endswith("+00:00") for m in part["not_interested"])
+    assert part["abstract"] == abstract and part["started_at"].endswith("+00:00")
+
+    removed = userdata.remove_restorable(catalog, ada)
+    assert removed["for_you"] == 3  # two marks and the profile row
+    assert foryou.for_you(catalog, config, ada, NOW).cold_start
+    record = import_file(catalog, config, ada, json.dumps(before).encode(), "ada.json", None, NOW)
+    assert (
+        "for you: 2 not-interested marks restored, 0 already marked, 0 not in this catalog; "
+        "the pasted abstract restored; started over on " in " ".join(record.notes)
+    )
+    after = userdata.export_all(catalog, ada, "Daily Papers", NOW)
+    assert after["for_you"] == before["for_you"]
+    assert after["library"] == before["library"]
+    again = foryou.for_you(catalog, config, ada, NOW, embedder=embedder)
+    assert [i.paper.arxiv_id for i in again.items] == listed
+    assert any(i.why.kind == "paper" and i.why.arxiv_id is None for i in again.items)
+
+    # Importing it once more changes nothing; a broken part refuses the whole file.
+    twice = import_file(catalog, config, ada, json.dumps(before).encode(), "a.json", None, NOW)
+    assert "for you: 0 not-interested marks restored, 2 already marked" in " ".join(twice.notes)
+    broken = {**before, "for_you": {**part, "abstract": "short"}}
+    with pytest.raises(BadParameter, match="for_you.abstract: Paste an abstract of at least"):
+        import_file(catalog, config, ada, json.dumps(broken).encode(), "b.json", None, NOW)
+
+
+def digest_papers(message) -> list[tuple[str, str]]:
+    """(title, why line) of each paper of a digest's text part."""
+    found = re.findall(r"^\d+\. (.+)\n(?:   .+\n)*?   Why: (.+)$", text_of(message), re.M)
+    return [(title, why) for title, why in found]
+
+
+def test_the_digest_has_a_for_you_section_that_never_repeats_a_paper(catalog):
+    """Through a real SMTP server: bea's library steers her digest's For you section, each
+    paper says which library paper it is close to, and the next day's digest sends the next
+    papers of the same ranking, none of the first day's again."""
+    bea = reader(catalog, "bea")
+    for arxiv_id in PROTEINS[:3]:
+        save(catalog, bea, arxiv_id, NOW)
+    with catalog.begin() as conn:
+        set_vote(conn, bea.id, ROBOTS[0], True)
+    titles = {p["id"]: " ".join(p["title"].split()) for p in PAPERS}
+    with SmtpSink() as sink:
+        config = make_config(sink)
+        ranked = foryou.for_you(catalog, config, bea, NOW, limit=10).items
+        assert all(item.why.kind == "paper" for item in ranked)
+        subscription = add_active(catalog, "bea@example.org", user_id=bea.id, max_papers=5)
+        with catalog.begin() as conn:
+            conn.execute(
+                sa.update(subscriptions)
+                .where(subscriptions.c.id == subscription)
+                .values(sections=json.dumps(["for_you"]))
+            )
+        for day in (NOW, NOW + timedelta(days=1)):
+            run_digests(catalog, config, lambda day=day: day, day=day.date())
+        first, second = sink.to("bea@example.org")
+    assert "== For you ==" in text_of(first)
+    sent = digest_papers(first) + digest_papers(second)
+    assert [title for title, _ in sent] == [titles[i.paper.arxiv_id] for i in ranked]
+    for (title, why), item in zip(sent, ranked, strict=True):
+        closest = titles[item.why.arxiv_id]
+        if item.why.arxiv_id == ROBOTS[0]:
+            assert why == f"Close to \u201c{closest}\u201d, which you upvoted", title
+        else:
+            assert item.why.arxiv_id in PROTEINS[:3]
+            assert why == f"Close to \u201c{closest}\u201d in your library", title
+    assert {why.endswith("in your library") for _, why in sent} == {True, False}
+    assert len({title for title, _ in sent}) == 10  # no paper twice
+
+
+def test_the_digest_sends_no_for_you_papers_to_an_empty_profile(catalog):
+    cy = reader(catalog, "cy")
+    with SmtpSink() as sink:
+        config = make_config(sink)
+        follow(catalog, config, cy, "category", "astro-ph.GA")  # the Following section's
+        subscription = add_active(catalog, "cy@example.org", user_id=cy.id)
+        with catalog.begin() as conn:
+            conn.execute(
+                sa.update(subscriptions)
+                .where(subscriptions.c.id == subscription)
+                .values(sections=json.dumps(["for_you"]))
+            )
+        run_digests(catalog, config, lambda: NOW, day=NOW.date())
+        assert sink.to("cy@example.org") == []
+    with catalog.connect() as conn:
+        status = conn.execute(
+            sa.select(digests.c.status).where(digests.c.subscription_id == subscription)
+        ).scalar_one()
+    assert status == "empty"  # "nothing new"

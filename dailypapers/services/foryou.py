@@ -17,7 +17,7 @@ in it change; on a real catalog preparing it takes a few seconds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -257,11 +257,17 @@ def _prepare(store: Store, model: str, span: Span) -> recommend.Window:
     )
 
 
+def default_window(store: Store, config: Config, now: datetime) -> tuple[Span, recommend.Window]:
+    """The window readers are ranked on by default at `now`, prepared (or this process's
+    copy, when its papers have not changed)."""
+    span = window_span(store, config, now)
+    return span, WINDOWS.get(store, model_name(config.embedding_max_tokens), span)
+
+
 def prepare_window(store: Store, config: Config, now: datetime) -> int:
     """Prepare the default window ahead of the first reader (a job may call it after an
     index round); how many candidates it holds."""
-    span = window_span(store, config, now)
-    return len(WINDOWS.get(store, model_name(config.embedding_max_tokens), span))
+    return len(default_window(store, config, now)[1])
 
 
 # --- the ranking -----------------------------------------------------------------------
@@ -312,15 +318,55 @@ def for_you(
     model = model_name(config.embedding_max_tokens)
     span = window_span(store, config, now, since, until)
     window = WINDOWS.get(store, model, span)
+    hot = [t.item.arxiv_id for t in trending(store, config, ListFilter(), now)]
+    return rank_reader(
+        store,
+        config,
+        user,
+        span,
+        window,
+        fill=[*hot, *window.ids[::-1]],
+        limit=limit,
+        abstract=abstract,
+        embedder=embedder,
+        searcher=searcher,
+        exclude=exclude,
+    )
+
+
+def rank_reader(
+    store: Store,
+    config: Config,
+    user: User | None,
+    span: Span,
+    window: recommend.Window,
+    *,
+    fill: Sequence[str],
+    limit: int,
+    abstract: str | None = None,
+    embedder: Embedder | None = None,
+    searcher: Searcher | None = None,
+    exclude: Collection[str] = (),
+    with_follows: bool = True,
+) -> ForYou:
+    """`for_you` on a window prepared once (a digest run ranks every reader on one).
+    `fill` (ids, best first: trending, then the window's newest) tops the list up and is
+    the whole list of a reader with an empty profile; a digest passes none. Without
+    `with_follows` the reader's follows are not matched (the digest has its own Following
+    section)."""
+    model = model_name(config.embedding_max_tokens)
     profile = Profile()
     follows: dict[str, list[str]] = {}
     with store.connect() as conn:
         if user is not None:
             profile = gather_profile(conn, user, model)
+    if user is not None and profile.abstract and profile.abstract_vector is None and embedder:
+        profile.abstract_vector = _embed_kept(store, config, user, profile.abstract, embedder)
+    with store.connect() as conn:
         known = papers_with_vectors(
             conn, [s.arxiv_id for s in profile.signals] + [d[0] for d in profile.dismissed], model
         )
-    if profile.follows:
+    if profile.follows and with_follows:
         query = FollowQuery(
             store, searcher or Searcher(store, config, None), span, window.ids, profile.follows
         )
@@ -335,8 +381,6 @@ def for_you(
             0,
             recommend.Positive(None, profile.abstract_vector, bag_of(profile.abstract), "abstract"),
         )
-    hot = [t.item.arxiv_id for t in trending(store, config, ListFilter(), now)]
-    newest = window.ids[::-1]
     dismissed_ids = [d[0] for d in profile.dismissed]
     dismissed = [known[i][2] for i in dismissed_ids if i in known]
     cold = not positives and profile.empty
@@ -344,7 +388,7 @@ def for_you(
         # Trending papers (in the window or not), then the window's newest: a new reader's
         # page is empty only when the catalog is.
         ranking = recommend.Ranking([], [], 0)
-        picks = _trending_picks([*hot, *newest], {*dismissed_ids, *exclude}, limit)
+        picks = _trending_picks(list(fill), {*dismissed_ids, *exclude}, limit)
     else:
         ranking = recommend.rank(
             window,
@@ -352,7 +396,7 @@ def for_you(
             dismissed=np.stack(dismissed) if dismissed else None,
             dismissed_ids=dismissed_ids,
             follows=follows,
-            trending=[*hot, *newest],
+            trending=fill,
             exclude=exclude,
             limit=limit,
         )
@@ -366,6 +410,17 @@ def for_you(
         ranking.demoted,
         profile,
     )
+
+
+def _embed_kept(
+    store: Store, config: Config, user: User, text: str, embedder: Embedder
+) -> np.ndarray:
+    """A kept abstract without a vector of this model (restored from an export, or kept
+    before the model changed), embedded and stored again."""
+    vector: np.ndarray = embedder.embed([text])[0]
+    with store.begin() as conn:
+        set_abstract(conn, user.id, text, model_name(config.embedding_max_tokens), vector)
+    return vector
 
 
 def _trending_picks(ids: list[str], skip: set[str], limit: int) -> list[recommend.Pick]:
@@ -428,6 +483,21 @@ def _items(store: Store, picks: list[recommend.Pick]) -> list[Item]:
             Item(paper, pick.score, pick.why, closest.title if closest else None, pick.interest)
         )
     return items
+
+
+def why_text(item: Item, kinds: Mapping[str, str]) -> str:
+    """Why a paper is in the list, as one line of plain text (a digest prints it under the
+    title). `kinds`: how each paper of the profile got there (Signal.kind by id)."""
+    if item.why.kind == "paper" and item.why.arxiv_id:
+        title = item.why_title or item.why.arxiv_id
+        if kinds.get(item.why.arxiv_id) == "upvoted":
+            return f"Close to “{title}”, which you upvoted"
+        return f"Close to “{title}” in your library"
+    if item.why.kind == "paper":
+        return "Close to the abstract you pasted"
+    if item.why.kind == "follow":
+        return "You follow " + ", ".join(item.why.follows)
+    return "Trending"
 
 
 def as_json(result: ForYou) -> dict[str, Any]:

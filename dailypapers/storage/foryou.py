@@ -43,11 +43,14 @@ def _insert(conn: Connection) -> Any:
 # --- dismissals --------------------------------------------------------------------------
 
 
-def add_dismissal(conn: Connection, user_id: int, arxiv_id: str) -> bool:
-    """Mark a paper "not interested" for the user; whether it was not marked before."""
+def add_dismissal(
+    conn: Connection, user_id: int, arxiv_id: str, at: datetime | None = None
+) -> bool:
+    """Mark a paper "not interested" for the user (now, or `at` for a restored mark);
+    whether it was not marked before."""
     statement = (
         _insert(conn)(dismissals)
-        .values(user_id=user_id, arxiv_id=arxiv_id, created_at=now())
+        .values(user_id=user_id, arxiv_id=arxiv_id, created_at=at or now())
         .on_conflict_do_nothing()
         .returning(dismissals.c.arxiv_id)
     )
@@ -126,11 +129,21 @@ def set_abstract(
     _upsert_profile(conn, user_id, abstract=text, abstract_model=model, abstract_vector=blob)
 
 
-def set_started(conn: Connection, user_id: int) -> None:
-    """The user starts over now: signals from before no longer count. (The database's clock,
-    the one votes are stamped with, to the second: a vote of the same second before counts
-    as before.)"""
-    _upsert_profile(conn, user_id, started_at=now(microseconds=True))
+def set_started(conn: Connection, user_id: int, at: datetime | None = None) -> None:
+    """The user starts over now (or at `at`, restored from an export): signals from before
+    no longer count. (The database's clock, the one votes are stamped with, to the second: a
+    vote of the same second before counts as before.)"""
+    _upsert_profile(conn, user_id, started_at=at or now(microseconds=True))
+
+
+def delete_profile(conn: Connection, user_id: int) -> bool:
+    """Forget the user's pasted abstract and start-over moment; whether there were any."""
+    statement = (
+        sa.delete(foryou_profiles)
+        .where(foryou_profiles.c.user_id == user_id)
+        .returning(foryou_profiles.c.user_id)
+    )
+    return conn.execute(statement).first() is not None
 
 
 # --- signals -----------------------------------------------------------------------------

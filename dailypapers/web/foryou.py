@@ -192,6 +192,7 @@ def api_for_you(
         since=first,
         until=last,
         limit=size,
+        embedder=site.searcher.embedder,
         searcher=site.searcher,
     )
     return JSONResponse(foryou.as_json(result))

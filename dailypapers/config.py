@@ -222,6 +222,9 @@ class Config:
     trending_window_days: int = setting(
         7, _positive_int, "Days of submissions, back from the newest, that can trend"
     )
+    for_you_days: int = setting(
+        7, _positive_int, "Days of published papers, back from the newest, that For you ranks"
+    )
     secret_key: str | None = setting(
         None,
         _secret,

@@ -549,7 +549,7 @@ def test_an_account_holder_switches_the_digest_on_with_one_confirmation(catalog,
     client.post(path, data={"csrf_token": csrf_of(client.get(path))})
     sub = subscription(catalog, "ada@example.org")
     assert sub.status == ACTIVE and sub.user_id is not None
-    assert sub.sections == ["trending", "following"]
+    assert sub.sections == ["trending", "following", "for_you"]
     page = client.get("/settings/digest")
     off = client.post("/settings/digest", data={"csrf_token": csrf_of(page), "action": "off"})
     assert "Your digest is off." in off.text

@@ -533,6 +533,7 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
         "comments",
         "follows",
         "digest",
+        "for_you",
     ]
     assert before["digest"] is None
     assert [(f["kind"], f["label"]) for f in before["follows"]] == [
@@ -556,7 +557,13 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
     assert before["comments"][0]["body"] == "What about *larger* models?"
     assert ada.get("/api/me/export").json()["library"] == before["library"]
 
-    assert userdata.remove_restorable(store, user) == {"library": 3, "votes": 1, "follows": 2}
+    assert before["for_you"] == {"not_interested": [], "abstract": None, "started_at": None}
+    assert userdata.remove_restorable(store, user) == {
+        "library": 3,
+        "votes": 1,
+        "follows": 2,
+        "for_you": 0,
+    }
     with store.connect() as conn:
         assert item_rows(conn, user.id) == [] and voted_papers(conn, user.id, [paper]) == set()
     body = json.dumps(before).encode()
@@ -565,6 +572,7 @@ def test_all_my_data_exports_and_restores_the_library_and_votes(site, store):
     assert report["notes"] == [
         "votes: 1 restored, 0 already cast, 0 not on this site's daily list",
         "follows: 2 restored, 0 already followed, 0 categories this catalog does not have",
+        "for you: 0 not-interested marks restored, 0 already marked, 0 not in this catalog",
     ]
     after = export()
     assert {**after, "exported_at": None} == {**before, "exported_at": None}

@@ -58,6 +58,7 @@ STATUSES = {
     "GET /api/me/following": {200, 400, 401, 429},
     # the reader's own (web/library.py): 401 for a visitor
     "GET /api/me/library": {200, 400, 401},
+    "GET /api/me/for-you": {200, 400, 401},
     "POST /api/me/library": {200, 201, 400, 401, 403, 404, 429},
     "DELETE /api/me/library/{paper_id}": {200, 401, 403, 404, 429},
     "GET /api/me/library/imports/{import_id}": {200, 400, 401, 404},

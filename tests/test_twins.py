@@ -24,10 +24,11 @@ from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.search.backends import semantic_backend
 from dailypapers.search.keyword import KeywordIndex
 from dailypapers.search.vector import Embedder
-from dailypapers.services import community
+from dailypapers.services import community, foryou
 from dailypapers.services.indexing import update_indexes
 from dailypapers.storage.comments import thread
 from dailypapers.storage.daily import list_daily, upvotes_of, vote_rows, voted_papers
+from dailypapers.storage.foryou import list_dismissals
 from dailypapers.storage.fulltext import fulltext_search
 from dailypapers.storage.papers import count_papers, get_paper, write_papers
 from dailypapers.storage.schema import paper_aliases, paper_vectors
@@ -350,3 +351,28 @@ def test_a_catalog_from_before_twins_merges_them_on_upgrade(database_url):
         assert merged_into(conn, SOFT) == SOFT_ARXIV and merged_into(conn, HUMO) == HUMO_ARXIV
         assert get_paper(conn, ROLE) is not None  # its twin is not in the catalog
     store.close()
+
+
+def test_not_interested_marks_follow_a_local_paper_into_its_arxiv_twin(store):
+    """A mark on the local paper moves to the arXiv paper; a reader who marked both keeps
+    one mark, and a reader's marks on other papers stay."""
+    write(store, seed_records())
+    hf_item = {
+        "paper": {
+            "id": HUMO_ARXIV,
+            "title": "HuMo: Human-Centric Video Generation via "
+            "Collaborative Multi-Modal Conditioning",
+            "summary": "Video.",
+            "upvotes": 4,
+        },
+        "publishedAt": "2025-09-10T00:00:00.000Z",
+        "submittedBy": {"fullname": "AK", "user": "akhaliq"},
+    }
+    assert ingest_daily_json(store, json.dumps([hf_item]).encode(), "day.json").counts.merged == 0
+    ada, bob = user(store, "ada"), user(store, "bob")
+    for who, paper_id in [(ada, HUMO), (ada, ROLE), (bob, HUMO), (bob, HUMO_ARXIV), (bob, SOFT)]:
+        assert foryou.dismiss(store, who, paper_id)
+    assert write(store, arxiv_records(SOFT_ARXIV, HUMO_ARXIV)).merged == 2
+    with store.connect() as conn:
+        assert sorted(d[0] for d in list_dismissals(conn, ada.id)) == sorted([HUMO_ARXIV, ROLE])
+        assert sorted(d[0] for d in list_dismissals(conn, bob.id)) == [SOFT_ARXIV, HUMO_ARXIV]

@@ -1,9 +1,9 @@
 """The `dailypapers` command line: one click group, one module per noun.
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
-follows.py, library.py (library import, library export), serve.py, settings.py (config show) and
-digest.py (digest send, status); common.py
-holds what they share, exit codes included.
+follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
+settings.py (config show) and digest.py (digest send, status); common.py holds what they share,
+exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
 
@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..config import ConfigError, load_config
-from . import catalog, digest, follows, ingest, library, search, serve, settings, users
+from . import catalog, digest, follows, foryou, ingest, library, search, serve, settings, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -53,6 +53,7 @@ cli.add_command(ingest.ingest)
 cli.add_command(search.index)
 cli.add_command(search.search)
 cli.add_command(search.similar)
+cli.add_command(foryou.recommend)
 cli.add_command(users.user)
 cli.add_command(follows.follows)
 cli.add_command(library.library)

@@ -23,6 +23,8 @@ from datetime import datetime
 from ..config import Config
 from ..domain.papers import ListFilter
 from ..storage import Store
+from ..storage.users import get_user
+from . import foryou
 from .daily import trending
 from .follows import following, window
 from .searching import Searcher
@@ -102,11 +104,47 @@ def prepare_following(store: Store, config: Config, now: datetime) -> Picker:
     return pick
 
 
+def prepare_for_you(store: Store, config: Config, now: datetime) -> Picker:
+    """The reader's For you (services/foryou.py): the window is prepared once per run, then
+    each reader gets the page's ranking of it, restricted to the papers close to their
+    library, upvotes or pasted abstract. Follows and trending papers are left out: they
+    have their own sections. A reader with an empty profile gets no For you papers."""
+    span, window = foryou.default_window(store, config, now)
+
+    def pick(reader: Reader, limit: int, exclude: Set[str]) -> list[Pick]:
+        if reader.user_id is None or not len(window):
+            return []
+        with store.connect() as conn:
+            user = get_user(conn, reader.user_id)
+        if user is None:
+            return []
+        result = foryou.rank_reader(
+            store,
+            config,
+            user,
+            span,
+            window,
+            fill=(),
+            limit=limit,
+            exclude=exclude,
+            with_follows=False,
+        )
+        kinds = {signal.arxiv_id: signal.kind for signal in result.profile.signals}
+        return [
+            Pick(item.paper.arxiv_id, foryou.why_text(item, kinds))
+            for item in result.items
+            if item.why.kind == "paper"
+        ]
+
+    return pick
+
+
 SECTIONS: dict[str, Section] = {
     section.key: section
     for section in [
         Section("trending", "Trending", prepare_trending, needs_account=False),
         Section("following", "From what you follow", prepare_following),
+        Section("for_you", "For you", prepare_for_you),
     ]
 }
 

@@ -225,7 +225,9 @@ def import_file(
         rows = []
         for reference, outcome in zip(parsed.references, outcomes, strict=True):
             if outcome.status == MATCHED and outcome.arxiv_id:
-                added = _stored(reference.added_at) if reference.added_at else stamp
+                added = (
+                    _stored(reference.added_at, exact=True) if reference.added_at else stamp
+                )  # as exported
                 rows.append((outcome.arxiv_id, added, reference.how or IMPORTED, import_id))
         _add_and_mark(conn, user.id, rows, outcomes)
         if status == DONE:

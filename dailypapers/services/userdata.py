@@ -10,7 +10,8 @@ section like the others for the export; its restore is the library import itself
 (services/library.py), which matches and fetches the papers as for any other file.
 
     {"format": "dailypapers-export", "version": 1, "site": ..., "exported_at": ...,
-     "profile": {...}, "library": [...], "votes": [...], "comments": [...]}
+     "profile": {...}, "library": [...], "votes": [...], "comments": [...],
+     "follows": [...], "digest": {...}, "for_you": {...}}
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ from ..domain.people import User
 from ..storage import Store
 from ..storage.daily import set_vote, upvotes_of
 from ..storage.follows import add_follow, catalog_spelling, delete_follow, list_follows
+from ..storage.foryou import (
+    add_dismissal,
+    clear_dismissals,
+    delete_profile,
+    get_profile,
+    list_dismissals,
+    set_abstract,
+    set_started,
+)
 from ..storage.library import (
     Connection,
     aliases_of,
@@ -46,6 +56,7 @@ from ..storage.library import (
 from ..storage.papers import get_papers
 from ..storage.subscriptions import subscription_of_user
 from ..storage.userdata import comments_of, votes_of
+from .foryou import check_abstract
 
 EXPORT_VERSION = 1
 # The document's own keys; a section may not take one.
@@ -288,9 +299,84 @@ def _digest(conn: Connection, user: User) -> dict[str, Any] | None:
     }
 
 
+def _for_you(conn: Connection, user: User) -> dict[str, Any]:
+    """What steers the For you list besides the library, votes and follows: the papers
+    marked "not interested" (with when), the pasted abstract, the start-over moment."""
+    kept = get_profile(conn, user.id)
+    return {
+        "not_interested": [
+            {"arxiv_id": arxiv_id, "title": title, "created_at": iso(at)}
+            for arxiv_id, title, at in list_dismissals(conn, user.id)
+        ],
+        "abstract": kept.abstract,
+        "started_at": iso(kept.started_at),
+    }
+
+
+def _restore_for_you(conn: Connection, user: User, data: Any) -> str:
+    """The marks on papers this catalog has (an old local id means its arXiv twin), the
+    abstract when the reader has none here (it is embedded again the next time the list is
+    ranked with the model), and the later of the two start-over moments."""
+    if not isinstance(data, dict):
+        raise BadParameter("for_you: must be an object")
+    marks = data.get("not_interested") or []
+    if not isinstance(marks, list):
+        raise BadParameter("for_you.not_interested: must be a list")
+    wanted: list[tuple[str, datetime]] = []
+    for n, item in enumerate(marks):
+        where = f"for_you.not_interested[{n}]"
+        if not isinstance(item, dict):
+            raise BadParameter(f"{where}: must be an object")
+        try:
+            arxiv_id = parse_paper_id(str(item.get("arxiv_id", "")))
+        except InvalidArxivId:
+            raise BadParameter(f"{where}: {item.get('arxiv_id')!r} is not a paper id") from None
+        wanted.append((arxiv_id, stored_time(item.get("created_at"), where)))
+    abstract = data.get("abstract")
+    if abstract is not None:
+        if not isinstance(abstract, str):
+            raise BadParameter("for_you.abstract: must be text")
+        try:
+            abstract = check_abstract(abstract)
+        except BadParameter as error:
+            raise BadParameter(f"for_you.abstract: {error}") from None
+    started = data.get("started_at")
+    started_at = None if started is None else stored_time(started, "for_you.started_at")
+
+    aliases = aliases_of(conn, [arxiv_id for arxiv_id, _ in wanted])
+    state = catalog_state(conn, [aliases.get(a, a) for a, _ in wanted])
+    restored = missing = 0
+    for arxiv_id, at in wanted:
+        arxiv_id = aliases.get(arxiv_id, arxiv_id)
+        if state.get(arxiv_id, True):
+            missing += 1  # not in this catalog, or hidden
+            continue
+        restored += add_dismissal(conn, user.id, arxiv_id, at)
+    line = (
+        f"for you: {restored} not-interested marks restored, "
+        f"{len(wanted) - restored - missing} already marked, {missing} not in this catalog"
+    )
+    here = get_profile(conn, user.id)
+    if abstract is not None:
+        if here.abstract is None:
+            set_abstract(conn, user.id, abstract, None, None)
+            line += "; the pasted abstract restored"
+        elif here.abstract != abstract:
+            line += "; the pasted abstract kept as it is here"
+    if started_at is not None and (here.started_at is None or here.started_at < started_at):
+        set_started(conn, user.id, started_at)
+        line += f"; started over on {started_at:%Y-%m-%d %H:%M} UTC"
+    return line
+
+
+def _remove_for_you(conn: Connection, user: User) -> int:
+    return clear_dismissals(conn, user.id) + delete_profile(conn, user.id)
+
+
 register(Section("profile", _profile))
 register(Section("library", _library, remove=_remove_library))
 register(Section("votes", _votes, _restore_votes, _remove_votes))
 register(Section("comments", _comments))
 register(Section("follows", _follows, _restore_follows, _remove_follows))
 register(Section("digest", _digest))
+register(Section("for_you", _for_you, _restore_for_you, _remove_for_you))

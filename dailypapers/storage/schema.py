@@ -389,8 +389,40 @@ library_items = sa.Table(
     ),
 )
 
+# For you (storage/foryou.py, migration 0013): papers a reader marked "not interested", and
+# per reader a pasted abstract (float32 vector bytes on both databases) and the moment the
+# reader started over.
+dismissals = sa.Table(
+    "dismissals",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+foryou_profiles = sa.Table(
+    "foryou_profiles",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("abstract", sa.Text),
+    sa.Column("abstract_model", sa.String(120)),
+    sa.Column("abstract_vector", sa.LargeBinary),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
+sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)
 sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)

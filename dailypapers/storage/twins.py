@@ -1,8 +1,8 @@
 """Twins in the catalog: a paper under a local id (the demo's) merges into its arXiv record, in
 the transaction that wrote either of them. The rule (same title key, dates a week apart at
 most) and what the merged paper keeps are domain/twins.py's; this module finds the twins and
-moves everything keyed on the local id: the daily entry, votes, comments, library items and
-links. The local
+moves everything keyed on the local id: the daily entry, votes, comments, library items,
+"not interested" marks and links. The local
 row is then deleted and `paper_aliases` maps its id to the arXiv id, for redirects and for
 the search indexes to drop it.
 
@@ -27,6 +27,7 @@ from .schema import (
     LOCAL_PAPERS,
     comments,
     daily_submissions,
+    dismissals,
     library_items,
     paper_aliases,
     paper_categories,
@@ -161,14 +162,20 @@ def _merge(conn: Connection, local_id: str, arxiv_id: str, now: datetime) -> Non
     )
     _merge_daily(conn, local_id, arxiv_id)
     _merge_library(conn, local_id, arxiv_id)
+    mine = sa.select(dismissals.c.user_id).where(dismissals.c.arxiv_id == arxiv_id)
+    conn.execute(  # "not interested" moves like a vote
+        sa.update(dismissals)
+        .where(dismissals.c.arxiv_id == local_id, dismissals.c.user_id.not_in(mine))
+        .values(arxiv_id=arxiv_id)
+    )
     conn.execute(
         sa.update(comments).where(comments.c.arxiv_id == local_id).values(arxiv_id=arxiv_id)
     )
     conn.execute(
         sa.insert(paper_aliases).values(alias_id=local_id, arxiv_id=arxiv_id, created_at=now)
     )
-    # The foreign keys cascade: the votes and library items left (the same people's, on
-    # both), the vector, versions and categories go with the row.
+    # The foreign keys cascade: the votes, library items and marks left (the same people's,
+    # on both), the vector, versions and categories go with the row.
     conn.execute(sa.delete(papers).where(papers.c.arxiv_id == local_id))
     log.info("%s merged into its arXiv twin %s", local_id, arxiv_id)
 

@@ -161,6 +161,51 @@ class SimilarPaper(SearchHit):
     similarity: float = Field(description="Cosine similarity of the two papers' embeddings")
 
 
+class ForYouWhy(_Shape):
+    """Why a paper is in a For you list."""
+
+    kind: Literal["paper", "follow", "trending"] = Field(
+        description="paper: close to a paper of the profile; follow: it matches a follow; "
+        "trending: the reader's profile is empty, or nothing else was left"
+    )
+    paper: str | None | SkipJsonSchema[None] = Field(
+        default=None,
+        description="kind paper: the closest paper's id (null: the pasted abstract)",
+        json_schema_extra=_drop_default,
+    )
+    title: str | None | SkipJsonSchema[None] = Field(
+        default=None, description="kind paper: its title", json_schema_extra=_drop_default
+    )
+    follows: list[str] | SkipJsonSchema[None] = absent("kind follow: the follows it matched")
+
+
+class ForYouPaper(_Shape):
+    id: str
+    title: str
+    authors: list[str]
+    categories: list[str]
+    publishedAt: str | None
+    score: float = Field(description="The ranking's score (0 for trending papers)")
+    interest: int | None = Field(description="Index into `interests`; null for follows, trending")
+    why: ForYouWhy
+
+
+class ForYouInterest(_Shape):
+    papers: list[str] = Field(description="The profile's papers in this interest")
+
+
+class ForYou(_Shape):
+    """A reader's For you list (docs/personal.md)."""
+
+    since: str = Field(description="First day of the window (papers published)")
+    until: str = Field(description="Last day of the window")
+    candidates: int = Field(description="Papers of the window that were ranked")
+    coldStart: bool = Field(description="The profile is empty: the list is trending papers")
+    demoted: int = Field(description="Papers pushed down for being close to a not-interested one")
+    interests: list[ForYouInterest]
+    papers: list[ForYouPaper]
+
+
 class Repos(_Shape):
     models: list[LinkedRepo]
     datasets: list[LinkedRepo]

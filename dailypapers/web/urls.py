@@ -41,6 +41,12 @@ LIBRARY_CSL_JSON = "/library/export.csl.json"
 MY_DATA = "/settings/export.json"
 API_LIBRARY = "/api/me/library"
 API_MY_DATA = "/api/me/export"
+FOR_YOU = "/for-you"
+FOR_YOU_PROFILE = "/for-you/profile"
+FOR_YOU_ABSTRACT = "/for-you/abstract"
+FOR_YOU_ABSTRACT_FORGET = "/for-you/abstract/forget"
+FOR_YOU_START_OVER = "/for-you/start-over"
+API_FOR_YOU = "/api/me/for-you"
 
 
 def filter_query(where: PaperFilter = NO_FILTER, **extra: str) -> str:
@@ -66,6 +72,15 @@ def paper_json(arxiv_id: str) -> str:
 
 def upvote(arxiv_id: str) -> str:
     return f"/papers/{arxiv_id}/upvote"
+
+
+def not_interested(arxiv_id: str) -> str:
+    return f"/papers/{arxiv_id}/not-interested"
+
+
+def for_you_dismissed(arxiv_id: str) -> str:
+    """The For you list just after a "not interested", which it says with an undo button."""
+    return f"{FOR_YOU}?dismissed={quote(arxiv_id, safe='/')}"
 
 
 def comments(arxiv_id: str) -> str:

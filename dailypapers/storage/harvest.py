@@ -65,7 +65,5 @@ def newest_datestamp(conn: Connection) -> date | None:
     """The newest OAI-PMH datestamp any harvest (of any endpoint and set, finished or not)
     has written; None before the first harvest. One row per harvest: cheap to ask often."""
     query = sa.select(sa.func.max(harvest_checkpoints.c.last_datestamp))
-    value = conn.execute(query).scalar()
-    if isinstance(value, str):  # SQLite hands back what it stored when the type is lost
-        return date.fromisoformat(value[:10])
+    value: date | None = conn.execute(query).scalar()
     return value

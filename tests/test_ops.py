@@ -313,7 +313,12 @@ def test_each_request_logs_one_json_line_with_its_id(store, tmp_path, restore_lo
         logging.getLogger("dailypapers.test").warning("inside the route")
         return "done"
 
-    with TestClient(app, client=LOOPBACK) as client:
+    @app.get("/test-crash")
+    def crash() -> str:
+        raise RuntimeError("the route broke")
+
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
+        crashed = client.get("/test-crash")
         given = client.get("/test-logs-inside", headers={"X-Request-ID": "proxy-42.a"})
         made = client.get("/papers/1234.5678")
         forged = client.get("/livez", headers={"X-Request-ID": "bad id\nINFO forged"})
@@ -325,8 +330,13 @@ def test_each_request_logs_one_json_line_with_its_id(store, tmp_path, restore_lo
     assert inside_line["message"] == "inside the route"
     assert inside_line["request_id"] == "proxy-42.a"
     requests = [line for line in lines if line["logger"] == "dailypapers.requests"]
-    assert len(requests) == 3
-    first, second, third = requests
+    assert len(requests) == 4
+    failed, first, second, third = requests
+    assert crashed.status_code == 500
+    assert failed["status"] == 500 and failed["level"] == "ERROR"
+    traceback = next(line for line in lines if line["message"] == "error serving /test-crash")
+    assert "RuntimeError: the route broke" in traceback["exception"]
+    assert traceback["request_id"] == failed["request_id"]  # the crash is found by its id
     assert first["request_id"] == "proxy-42.a" and first["route"] == "/test-logs-inside"
     assert second == {
         **second,

@@ -73,14 +73,22 @@ class Observe:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            route = self._route(scope, root_path)
-            if self.metrics is not None:
-                self.metrics.observe(route, scope["method"], status, seconds)
-            if self.log_requests:
-                self._log(scope, route, status, seconds)
-            request_id.reset(token)
+        except BaseException:
+            # The id stays set: Starlette's error handler, outside every middleware, logs the
+            # traceback next in this same task, and that line should carry it too. (Each
+            # request runs in a task of its own, and the next one sets its own id.)
+            self._done(scope, root_path, status, started)
+            raise
+        self._done(scope, root_path, status, started)
+        request_id.reset(token)
+
+    def _done(self, scope: Scope, root_path: str, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        route = self._route(scope, root_path)
+        if self.metrics is not None:
+            self.metrics.observe(route, scope["method"], status, seconds)
+        if self.log_requests:
+            self._log(scope, route, status, seconds)
 
     def _request_id(self, scope: Scope) -> str:
         if self.id_header:

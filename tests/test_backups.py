@@ -280,6 +280,23 @@ def test_an_altered_or_foreign_backup_is_refused_before_anything_changes(
         check.close()
 
 
+def test_a_restore_that_does_not_match_its_manifest_says_so(
+    store, database_url, make_store, tmp_path
+):
+    load_demo(store)
+    backup_dir = tmp_path / "b"
+    assert run(database_url, tmp_path / "d", "backup", str(backup_dir)).exit_code == 0
+    manifest_path = backup_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["tables"]["papers"] += 1  # the manifest is not in its own sums
+    manifest_path.write_text(json.dumps(manifest))
+    target_url, target = make_store()
+    target.close()
+    refused = run(target_url, tmp_path / "t", "restore", str(backup_dir))
+    assert refused.exit_code == 1
+    assert "tables that differ: papers" in refused.output
+
+
 def test_a_sqlite_backup_does_not_go_into_postgresql(pg_server, tmp_path):
     from .conftest import fresh_pg_database
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..config import Config
 from .common import EXIT_FAILED, err, open_store_or_exit, progress_bar
@@ -29,7 +30,7 @@ def backup(cfg: Config, folder: Path) -> None:
         with progress_bar("backup") as progress:
             manifest = write_backup(cfg, store, folder, progress)
     except BackupError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_FAILED)
     rows = sum(manifest.tables.values())
     click.echo(
@@ -52,7 +53,7 @@ def restore(cfg: Config, folder: Path) -> None:
         with progress_bar("restore") as progress:
             manifest = restore_backup(cfg, folder, progress)
     except BackupError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_FAILED)
     click.echo(
         f"restored {manifest.stats['papers']:,} papers and "

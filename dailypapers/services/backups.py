@@ -208,9 +208,11 @@ def restore_backup(config: Config, folder: Path, progress: Progress) -> Manifest
             stats = catalog_stats(conn)
         if counts != manifest.tables or stats != manifest.stats:
             wrong = sorted(k for k in manifest.tables if counts.get(k) != manifest.tables[k])
+            differ = ", ".join(wrong) if wrong else "none; the stats differ"
             raise BackupError(
-                "the restored database does not hold what the backup recorded "
-                f"(tables {', '.join(wrong) or 'none'}; stats {'differ' if stats != manifest.stats else 'agree'})"
+                "the restored database does not hold what the backup's manifest recorded "
+                f"(tables that differ: {differ}); it holds what the database file held: "
+                "empty it before restoring again"
             )
         migrate_store(restored)
     finally:

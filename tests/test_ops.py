@@ -249,6 +249,8 @@ def test_metrics_count_requests_by_route_template_and_read_the_catalog(store, tm
         client.get("/papers")  # the second from the page cache, before any routing
         client.get("/no/such/page")
         client.get("/static/style.css")
+        for method in ("BREW", "WHEN", "PROPFIND"):  # methods a client makes up
+            client.request(method, "/papers")
         scraped_at = datetime.now(UTC)
         text = client.get("/metrics").text
     found = samples(text)
@@ -262,6 +264,7 @@ def test_metrics_count_requests_by_route_template_and_read_the_catalog(store, tm
         (("method", "GET"), ("route", "/papers"), ("status", "200")): 2.0,
         (("method", "GET"), ("route", "(unmatched)"), ("status", "404")): 1.0,
         (("method", "GET"), ("route", "/static/{path:path}"), ("status", "200")): 1.0,
+        (("method", "other"), ("route", "/papers"), ("status", "405")): 3.0,
     }
     assert all(arxiv_id not in text for arxiv_id in ids)  # no raw path became a label
     paper_latency = (("method", "GET"), ("route", "/papers/{paper_id:path}"))

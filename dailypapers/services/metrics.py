@@ -62,6 +62,7 @@ CACHE_SECONDS = 30.0
 # millisecond, a rendered page in a few, a search in tens; over 10 s is a stall.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def multiprocess_dir() -> str | None:
@@ -105,6 +106,8 @@ class Metrics:
         self.catalog = CatalogCollector(store, config, cache_seconds=cache_seconds)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        # The method is the client's word: unknown ones share one label, as paths do.
+        method = method if method in METHODS else "other"
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 

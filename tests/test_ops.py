@@ -51,11 +51,14 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 @pytest.fixture
 def restore_logging():
-    """configure_logging replaces the root logger's handlers: put pytest's back after."""
+    """configure_logging replaces the root logger's handlers and turns logging's thread and
+    process lookups off: put pytest's handlers and the switches back after."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     requests_level = logging.getLogger("dailypapers.requests").level
+    switches = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
     yield
+    logging.logThreads, logging.logProcesses, logging.logMultiprocessing = switches
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("dailypapers.requests").setLevel(requests_level)

@@ -158,6 +158,23 @@ def _hour(text: str) -> int:
     return value
 
 
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return value
+
+
+def _header_name(text: str) -> str:
+    """`X-Request-ID` -> `x-request-id` (ASGI gives header names in lower case), or empty."""
+    import re
+
+    name = text.strip().lower()
+    if name and not re.fullmatch(r"[a-z0-9!#$%&'*+.^_`|~-]+", name):
+        raise ValueError("must be an HTTP header name like X-Request-ID, or empty")
+    return name
+
+
 def setting(default: T, parse: Callable[[str], T], help: str, *, secret: bool = False) -> T:
     """One row of the table: a `Config` field whose default and parser must agree with the
     field's declared type (mypy checks both). `parse` turns the text of a flag, env var or
@@ -366,6 +383,26 @@ class Config:
         300.0,
         _positive_float,
         "How long a digest run holds a digest it works on before another run may take it over",
+    )
+
+    # Operating (services/logs.py, web/observe.py, web/ops.py; docs/operating.md).
+    log_format: str = setting(
+        "text", _log_format, "Log lines as text (for people) or json (one object a line)"
+    )
+    log_requests: bool = setting(
+        True, _bool, "`serve` logs one line per request (id, route, status, duration)"
+    )
+    request_id_header: str = setting(
+        "",
+        _header_name,
+        "Header a proxy in front sets to its request id, reused in logs; empty: the site "
+        "makes its own",
+    )
+    metrics_enabled: bool = setting(False, _bool, "Serve Prometheus metrics at /metrics")
+    metrics_networks: str = setting(
+        "",
+        _proxies,
+        "Who may read /metrics besides loopback: IPs or networks, comma-separated, or *",
     )
 
     # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".

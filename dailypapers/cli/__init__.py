@@ -2,8 +2,8 @@
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
 follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
-settings.py (config show) and digest.py (digest send, status); common.py holds what they share,
-exit codes included.
+settings.py (config show), digest.py (digest send, status) and backups.py (backup, restore);
+common.py holds what they share, exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
 
@@ -15,7 +15,19 @@ import click
 
 from .. import __version__
 from ..config import ConfigError, load_config
-from . import catalog, digest, follows, foryou, ingest, library, search, serve, settings, users
+from . import (
+    backups,
+    catalog,
+    digest,
+    follows,
+    foryou,
+    ingest,
+    library,
+    search,
+    serve,
+    settings,
+    users,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,6 +71,8 @@ cli.add_command(follows.follows)
 cli.add_command(library.library)
 cli.add_command(serve.serve)
 cli.add_command(digest.digest)
+cli.add_command(backups.backup)
+cli.add_command(backups.restore)
 
 
 def main() -> None:

@@ -40,10 +40,11 @@ EXIT_SKIPPED = 3
 err = Console(stderr=True)
 
 
-def open_store_or_exit(config: Config) -> Store:
-    """The configured store, closed when the command ends; exit 1 when it cannot be opened."""
+def open_store_or_exit(config: Config, *, migrate: bool = True) -> Store:
+    """The configured store, closed when the command ends; exit 1 when it cannot be opened.
+    `migrate=False` leaves the schema as it is (a backup copies what is there)."""
     try:
-        store = open_store(config.database_url)
+        store = open_store(config.database_url, migrate=migrate)
     except StoreError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(EXIT_FAILED)

@@ -1,6 +1,7 @@
 """`serve`: run the web site and the JSON API under uvicorn, with settings handed to its
-worker processes through the environment, and X-Forwarded-For believed only from the
-`trusted_proxies`."""
+worker processes through the environment, X-Forwarded-For believed only from the
+`trusted_proxies`, logs on stdout (services/logs.py), and, with metrics on and several
+workers, the folder where they share their counts (services/metrics.py)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,22 @@ def serve(cfg: Config, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from ..config import BY_NAME
+    from ..services.logs import configure_logging
+    from ..services.metrics import MULTIPROCESS_ENV, prepare_multiprocess_dir
 
+    configure_logging(cfg)  # uvicorn's own lines too: log_config=None below leaves them to us
     open_store_or_exit(cfg).close()  # migrate once, and fail here rather than in every worker
+    os.environ.pop(MULTIPROCESS_ENV, None)
+    if cfg.metrics_enabled and workers > 1:
+        # Before any worker starts (prometheus-client reads it on import): the workers
+        # write their counts there and a scrape of any one of them sums them all.
+        os.environ[MULTIPROCESS_ENV] = str(prepare_multiprocess_dir(cfg.data_dir))
     for name, _value, source, _help in cfg.rows():
         if source == "flag":  # workers read settings from the environment
             os.environ[BY_NAME[name].env] = str(getattr(cfg, name))
     os.environ.setdefault("DAILYPAPERS_DATABASE_URL", cfg.database_url)
-    click.echo(f"serving {cfg.site_name} on http://{host}:{port} ({workers} worker(s))")
+    # On stderr: stdout carries the log alone, one event a line, for a machine to read.
+    click.echo(f"serving {cfg.site_name} on http://{host}:{port} ({workers} worker(s))", err=True)
     uvicorn.run(
         "dailypapers.web.app:app_from_env",
         factory=True,
@@ -50,7 +60,8 @@ def serve(cfg: Config, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=cfg.log_level.lower(),
-        access_log=False,
+        log_config=None,
+        access_log=False,  # web/observe.py writes the request log, with ids and routes
         **proxy_options(cfg),
     )
 

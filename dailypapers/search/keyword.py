@@ -364,6 +364,19 @@ def unix_seconds(moment: datetime) -> int:
     )
 
 
+def index_built(data_dir: str | Path) -> bool:
+    """Whether `<data_dir>` holds a keyword index with this code's fields that an update has
+    filled (what readiness asks): unlike opening a KeywordIndex, this creates and empties
+    nothing."""
+    folder = Path(data_dir).expanduser() / "search" / "keyword"
+    if not (folder / _META).is_file() or _schema_of(folder) != SCHEMA_VERSION:
+        return False
+    try:
+        return bool(json.loads((folder / _META).read_text()).get("indexed_until"))
+    except (OSError, ValueError):
+        return False
+
+
 def _schema_of(folder: Path) -> int:
     """The field version an index folder was written with (1 before versions were kept)."""
     try:

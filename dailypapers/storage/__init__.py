@@ -7,6 +7,7 @@ transactions); PostgreSQL is used as it is. Opening a store applies pending migr
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -201,3 +202,27 @@ def schema_revision(store: Store) -> str | None:
 
     with store.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration this code has (what `schema_revision` reads after a migrate).
+    Read from the scripts once per process: readiness asks on every probe."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None, "the migrations folder holds no migration"
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this code's migrations (a backup from a newer release
+    names one it does not know)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -59,3 +59,11 @@ def latest_completed(conn: Connection, endpoint: str, set_spec: str | None) -> d
         harvest_checkpoints.c.completed_at.is_not(None),
     )
     return conn.execute(query).scalar()
+
+
+def newest_datestamp(conn: Connection) -> date | None:
+    """The newest OAI-PMH datestamp any harvest (of any endpoint and set, finished or not)
+    has written; None before the first harvest. One row per harvest: cheap to ask often."""
+    query = sa.select(sa.func.max(harvest_checkpoints.c.last_datestamp))
+    value: date | None = conn.execute(query).scalar()
+    return value

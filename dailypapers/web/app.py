@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
@@ -22,6 +22,7 @@ from ..search.vector import Embedder, embedder_for
 from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
 from ..services.mail import mail_enabled
+from ..services.metrics import Metrics
 from ..services.searching import Searcher
 from ..storage import Store, open_store
 from . import (
@@ -35,6 +36,7 @@ from . import (
     follows_api,
     foryou,
     library,
+    ops,
     pages,
     searchpage,
     urls,
@@ -42,6 +44,7 @@ from . import (
 from .cache import PageCache
 from .guards import Guards
 from .moved import MovedPapers
+from .observe import Observe
 from .params import iso_week
 from .site import Site
 
@@ -139,6 +142,7 @@ def create_app(
             request, "api_docs.html", {"openapi_url": app.openapi_url}
         )
 
+    app.include_router(ops.router)  # /livez, /readyz, /healthz
     app.include_router(library.api_router)
     app.include_router(api.router)
     app.include_router(follows_api.router)
@@ -175,16 +179,23 @@ def create_app(
         body_limits=library.body_limits(config.library_import_max_bytes),
     )
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> HTMLResponse:
-        # On the event loop itself: it answers while every worker thread is busy.
-        return HTMLResponse("ok")
-
+    metrics = Metrics(store, config) if config.metrics_enabled else None
+    if metrics is not None:
+        ops.install_metrics(app, metrics, config)
+    app.add_middleware(  # outside Guards: every answer is counted and logged, refusals too
+        Observe,
+        metrics=metrics,
+        id_header=config.request_id_header,
+        log_requests=config.log_requests,
+    )
     return app
 
 
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker: settings come from the environment."""
     from ..config import load_config
+    from ..services.logs import configure_logging
 
-    return create_app(load_config(), background_index=True)
+    config = load_config()
+    configure_logging(config)  # each worker process logs to stdout in `log_format`
+    return create_app(config, background_index=True)

@@ -99,7 +99,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def _crash(request: Request, error: Exception) -> Response:
-        log.exception("error serving %s", request.url.path)
+        # exc_info=error: this handler runs in a worker thread, where sys.exc_info() is
+        # empty, so log.exception() would log "NoneType: None" instead of the traceback.
+        log.error("error serving %s", request.url.path, exc_info=error)
         response = error_response(request, 500, "Something went wrong on our side.")
         # Starlette answers a crash outside every middleware, Guards included: add its headers.
         for name, value in security_headers(request.url.path).items():

@@ -293,6 +293,12 @@ class Config:
         _positive_float,
         "How long pages for anonymous readers are reused; 0 turns the cache off",
     )
+    proxy_cache_seconds: int = setting(
+        30,
+        _count,
+        "max-age of anonymous pages, feeds and API answers for proxies and browsers; "
+        "0: they must ask (If-None-Match) each time",
+    )
     embedding_device: str = setting("cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1")
     # onnxruntime: the same vectors as torch, without torch in the process (docs/search.md;
     # its speed against torch's in docs/benchmarks.md, bench/embed.py). torch stays for GPUs.

@@ -177,10 +177,14 @@ def test_answers_that_set_a_cookie_or_are_not_public_are_private(catalog):
         missing = client.get("/papers/2401.99999")
         assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
         assert "etag" not in missing.headers
-        # An Authorization header is someone's: a shared cache must not keep the answer.
-        bearer = client.get("/api/daily_papers", headers={"Authorization": "Bearer x"})
-        assert bearer.headers["cache-control"] == "private, no-store"
-        assert "etag" not in bearer.headers
+        # An Authorization header is someone's: a shared cache must not keep the answer,
+        # and the page cache neither hands it the anonymous copy nor keeps its answer.
+        assert_public(client.get("/api/daily_papers"))
+        for _ in range(2):
+            bearer = client.get("/api/daily_papers", headers={"Authorization": "Bearer x"})
+            assert bearer.headers["cache-control"] == "private, no-store"
+            assert "etag" not in bearer.headers
+        assert_public(client.get("/api/daily_papers"))
         # The route's own rule stands: a private feed, the readiness probe.
         assert client.get("/readyz").headers["cache-control"] == "no-store"
 

@@ -3,7 +3,7 @@ feeds are the same for everyone who is not logged in, so each is rendered once p
 `page_cache_seconds` instead of once per request.
 
 What is never cached: requests carrying a session cookie (their pages show votes, forms and
-flash messages), anything but GET/HEAD, responses other than 200, and responses that set a
+flash messages) or an Authorization header, anything but GET/HEAD, responses other than 200, and responses that set a
 cookie. Any write through this process's store (a vote, a comment, an admin action) empties
 the cache at once; a write by another process (an ingest run, another worker) shows within
 `page_cache_seconds`.
@@ -79,7 +79,8 @@ class PageCache:
         if path != "/" and not path.startswith(CACHEABLE_PREFIXES):
             return False
         for name, value in scope["headers"]:
-            if name == b"cookie" and self.cookie in value:
+            # Credentials make the answer private (web/httpcache.py): never kept or reused.
+            if name == b"authorization" or (name == b"cookie" and self.cookie in value):
                 return False
         return True
 

@@ -296,6 +296,12 @@ class Config:
         _positive_float,
         "How long pages for anonymous readers are reused; 0 turns the cache off",
     )
+    proxy_cache_seconds: int = setting(
+        30,
+        _count,
+        "max-age of anonymous pages, feeds and API answers for proxies and browsers; "
+        "0: they must ask (If-None-Match) each time",
+    )
     embedding_device: str = setting("cpu", str, "Where embeddings are computed: cpu, cuda, cuda:1")
     # onnxruntime: the same vectors as torch, without torch in the process (docs/search.md;
     # its speed against torch's in docs/benchmarks.md, bench/embed.py). torch stays for GPUs.
@@ -405,6 +411,16 @@ class Config:
         "Who may read /metrics besides loopback: IPs or networks, comma-separated, or *",
     )
 
+    # The first admin, made by `serve` at start-up (services/first_admin.py).
+    admin_user: str = setting(
+        "", str, "Username of an admin `serve` creates at start-up unless an account has it"
+    )
+    admin_email: str = setting("", str, "Email of the admin_user account when it is created")
+    admin_password_file: str = setting(
+        "", str, "File whose first line is admin_user's password (preferred to admin_password)"
+    )
+    admin_password: str = setting("", str, "admin_user's password", secret=True)
+
     # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -417,6 +433,8 @@ class Config:
             object.__setattr__(self, "embedding_cache_dir", str(models))
         if self.smtp_password and self.smtp_password_file:
             raise ConfigError("set smtp_password or smtp_password_file, not both")
+        if self.admin_password and self.admin_password_file:
+            raise ConfigError("set admin_password or admin_password_file, not both")
 
     def source(self, name: str) -> str:
         """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""

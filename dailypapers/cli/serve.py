@@ -1,16 +1,18 @@
 """`serve`: run the web site and the JSON API under uvicorn, with settings handed to its
 worker processes through the environment, X-Forwarded-For believed only from the
-`trusted_proxies`, logs on stdout (services/logs.py), and, with metrics on and several
-workers, the folder where they share their counts (services/metrics.py)."""
+`trusted_proxies`, logs on stdout (services/logs.py), with metrics on and several workers,
+the folder where they share their counts (services/metrics.py), and the first admin from
+`admin_user` (services/first_admin.py), made once before the workers start."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from ..config import Config
-from .common import open_store_or_exit
+from .common import EXIT_USAGE, err, open_store_or_exit
 
 
 @click.command()
@@ -37,11 +39,19 @@ def serve(cfg: Config, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from ..config import BY_NAME
+    from ..services.first_admin import FirstAdminError, ensure_first_admin
     from ..services.logs import configure_logging
     from ..services.metrics import MULTIPROCESS_ENV, prepare_multiprocess_dir
 
     configure_logging(cfg)  # uvicorn's own lines too: log_config=None below leaves them to us
-    open_store_or_exit(cfg).close()  # migrate once, and fail here rather than in every worker
+    store = open_store_or_exit(cfg)  # migrate once, and fail here rather than in every worker
+    try:
+        ensure_first_admin(store, cfg)  # once, here, not in every worker; it logs what it did
+    except FirstAdminError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    finally:
+        store.close()
     os.environ.pop(MULTIPROCESS_ENV, None)
     if cfg.metrics_enabled and workers > 1:
         # Before any worker starts (prometheus-client reads it on import): the workers

@@ -43,6 +43,7 @@ from . import (
 )
 from .cache import PageCache
 from .guards import Guards
+from .httpcache import HttpCache
 from .moved import MovedPapers
 from .observe import Observe
 from .params import iso_week
@@ -165,6 +166,9 @@ def create_app(
         same_site="lax",
         https_only=config.cookie_secure,
     )
+    # Cache-Control, ETag and 304s for proxies and browsers; inside the page cache, so the
+    # copies it keeps carry their ETag.
+    app.add_middleware(HttpCache, max_age=config.proxy_cache_seconds, cookie=SESSION_COOKIE)
     # Outside the session, so a cache hit skips the session and routing work entirely.
     app.add_middleware(
         PageCache,

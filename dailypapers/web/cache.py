@@ -3,10 +3,13 @@ feeds are the same for everyone who is not logged in, so each is rendered once p
 `page_cache_seconds` instead of once per request.
 
 What is never cached: requests carrying a session cookie (their pages show votes, forms and
-flash messages), anything but GET/HEAD, responses other than 200, and responses that set a
+flash messages) or an Authorization header, anything but GET/HEAD, responses other than 200, and responses that set a
 cookie. Any write through this process's store (a vote, a comment, an admin action) empties
 the cache at once; a write by another process (an ingest run, another worker) shows within
 `page_cache_seconds`.
+
+A kept page carries the ETag web/httpcache.py gave it, so a hit whose If-None-Match names that
+tag is answered with a 304 and no body.
 
 Entries are keyed by the Host header too (pages and feeds carry absolute links made from it when
 `base_url` is not set), expired ones are swept at least once a second, and the cache holds at
@@ -24,6 +27,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..storage import Store
+from .httpcache import etag_matches, not_modified
 
 CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/", "/search")
 MAX_BODY = 2 * 1024 * 1024
@@ -37,6 +41,7 @@ class _Entry:
     generation: int
     start: Message
     body: bytes
+    etag: bytes | None = None
 
 
 class PageCache:
@@ -74,7 +79,8 @@ class PageCache:
         if path != "/" and not path.startswith(CACHEABLE_PREFIXES):
             return False
         for name, value in scope["headers"]:
-            if name == b"cookie" and self.cookie in value:
+            # Credentials make the answer private (web/httpcache.py): never kept or reused.
+            if name == b"authorization" or (name == b"cookie" and self.cookie in value):
                 return False
         return True
 
@@ -96,6 +102,11 @@ class PageCache:
             # others keep getting this copy rather than all rendering at once.
             self.hits += 1
             self.entries.move_to_end(key)
+            asked = headers.get(b"if-none-match")
+            if entry.etag is not None and asked is not None and etag_matches(asked, entry.etag):
+                await send(not_modified(entry.start))
+                await send({"type": "http.response.body", "body": b""})
+                return
             await send(entry.start)
             await send({"type": "http.response.body", "body": entry.body})
             return
@@ -130,7 +141,9 @@ class PageCache:
 
         await self.app(scope, receive, capture)
         if keep and start is not None:
-            self._store(key, _Entry(now + self.ttl, generation, start, b"".join(chunks)), now)
+            etag = next((v for n, v in start.get("headers", []) if n == b"etag"), None)
+            body = b"".join(chunks)
+            self._store(key, _Entry(now + self.ttl, generation, start, body, etag), now)
 
     def _store(self, key: tuple[Any, ...], entry: _Entry, now: float) -> None:
         old = self.entries.pop(key, None)

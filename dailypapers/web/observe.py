@@ -132,6 +132,6 @@ class Observe:
             scope["method"],
             route,
             status,
-            seconds * 1000,
+            fields["duration_ms"],  # the field's value, so the two never round apart
             extra={"fields": fields},
         )

@@ -99,12 +99,12 @@ def _prepare(
     for index, convert in _converters(dialect, "papers"):
         if values[index] is not None:
             values[index] = convert(values[index])
-    stored_time = _stored_time(dialect)
+    to_stored = stored_time(dialect)
     version_values = [
         (
             arxiv_id,
             number,
-            None if v["submitted_at"] is None else stored_time(v["submitted_at"]),
+            None if v["submitted_at"] is None else to_stored(v["submitted_at"]),
             v["size_kb"],
             v["source_type"],
             v["withdrawn"],
@@ -133,13 +133,20 @@ assert _VERSION_COLUMNS == (
 
 
 @cache
-def _stored_time(dialect: str) -> Callable[[datetime], Any]:
+def stored_time(dialect: str) -> Callable[[datetime], Any]:
     """A time as `dialect`'s driver takes it (what value_converters does for DateTime)."""
     converters = value_converters(dialect, paper_versions, ("submitted_at",))
     return converters[0][1] if converters else _same
 
 
-def _same(value: datetime) -> datetime:
+@cache
+def stored_day(dialect: str) -> Callable[[date], Any]:
+    """A day as `dialect`'s driver takes it (what value_converters does for Date)."""
+    converters = value_converters(dialect, papers, ("datestamp",))
+    return converters[0][1] if converters else _same
+
+
+def _same(value: Any) -> Any:
     return value
 
 
@@ -202,7 +209,7 @@ def write_prepared(
             first[item[0]] = item
     merged_ids.update(_stored_ids(conn, list(first)))
     fresh = [item for item in first.values() if item[0] not in merged_ids]
-    stored_now = _stored_time(dialect)(now)
+    stored_now = stored_time(dialect)(now)
     stamp = (stored_now, stored_now)
     _insert(conn, papers, PAPER_COLUMNS + _STAMPS, [item[1] + stamp for item in fresh])
     _insert(conn, paper_versions, _VERSION_COLUMNS, [v for item in fresh for v in item[2]])

@@ -221,8 +221,10 @@ def write_prepared(
             row, versions = _unprepare(item, dialect)
             fold_row(folded, row, versions, row["source"])
             seen += 1
-    # The rest of write_papers: the merge of the others, then twins among all of the batch.
-    counts = write_folded(conn, folded, seen, now, [_twin_fields(item, dialect) for item in fresh])
+    # The rest of write_papers: the merge of the others, then twins among all of the batch
+    # (the new papers can only be twins of local papers, which a snapshot rarely meets).
+    written = [_twin_fields(item, dialect) for item in fresh] if _has_local(conn) else []
+    counts = write_folded(conn, folded, seen, now, written)
     counts.new += len(fresh)
     counts.changed[:0] = [item[0] for item in fresh]
     return counts
@@ -239,6 +241,13 @@ def _twin_fields(item: PreparedPaper, dialect: str) -> dict[str, Any]:
         "published_at": published,
         "hidden": item[1][_HIDDEN],
     }
+
+
+def _has_local(conn: Connection) -> bool:
+    """Whether the catalog holds a dated paper under a local id (the only kind that joins an
+    arXiv twin): a look-up in the partial index ix_papers_local_published_at."""
+    query = sa.select(papers.c.arxiv_id).where(LOCAL_PAPERS, papers.c.published_at.is_not(None))
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:

@@ -28,6 +28,7 @@ from .text import (
     normalize_abstract,
     normalize_title,
     parse_size_kb,
+    split_authors,
 )
 
 # A new-style id as the snapshot writes it (version-less, no prefix); ids.parse_arxiv_id's
@@ -88,7 +89,11 @@ def prepare_snapshot_item(item: dict[str, Any], dialect: str) -> PreparedPaper |
             return None
     title = normalize_title(title)
     versions = _versions(item.get("versions"), dialect)
-    authors = _authors(item.get("authors_parsed"))
+    parsed = item.get("authors_parsed")
+    if type(parsed) is list and parsed:
+        authors = _authors(parsed)
+    else:  # as the general route: the raw author line (a string or nothing, checked above)
+        authors = split_authors(item.get("authors"))
     datestamp = _stored_day(item.get("update_date"), dialect)
     if not title or versions is None or authors is None or datestamp is False:
         return None
@@ -281,11 +286,9 @@ def _stored_day(text: Any, dialect: str) -> Any:
     return found
 
 
-def _authors(parsed: Any) -> list[str] | None:
-    """Names from `authors_parsed` as text.join_parsed_author gives them; None when the list is
-    missing, empty or malformed (the general route reads the raw author line or refuses)."""
-    if type(parsed) is not list or not parsed:
-        return None
+def _authors(parsed: list[Any]) -> list[str] | None:
+    """Names from `authors_parsed` as text.join_parsed_author gives them; None when an entry
+    is not what it expects (the general route refuses or words it)."""
     names = []
     for parts in parsed:
         if type(parts) is not list:

@@ -21,10 +21,11 @@ from typing import IO, TypeVar
 
 from ..domain.records import PaperRecord, ParseProblem
 from ..storage import Store
-from ..storage.bulk import PreparedPaper, bulk_load, prepare_paper
+from ..storage.bulk import PreparedPaper, bulk_load
 from ..storage.papers import BatchCounts, count_papers, write_papers
 from .arxiv_bulk import iter_line_chunks, open_snapshot, parse_snapshot_lines
 from .hf_daily import NotDailyPapersJSON, iter_daily_papers
+from .snapshot_rows import prepare_snapshot_lines
 
 log = logging.getLogger(__name__)
 
@@ -190,17 +191,6 @@ def ingest_snapshot(
 
 # (file name, number of the first line, the lines) -> what they hold, in order.
 ChunkParser = Callable[[str, int, list[bytes] | ParseProblem], list[T | ParseProblem]]
-
-
-def prepare_snapshot_lines(
-    dialect: str, name: str, first_line: int, chunk: list[bytes] | ParseProblem
-) -> list[PreparedPaper | ParseProblem]:
-    """parse_snapshot_lines, each record then shaped into rows for `dialect` (a bulk load's
-    worker does both, so the writing process only writes)."""
-    return [
-        item if isinstance(item, ParseProblem) else prepare_paper(item, dialect)
-        for item in parse_snapshot_lines(name, first_line, chunk)
-    ]
 
 
 def iter_chunks(

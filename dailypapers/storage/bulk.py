@@ -99,12 +99,12 @@ def _prepare(
     for index, convert in _converters(dialect, "papers"):
         if values[index] is not None:
             values[index] = convert(values[index])
-    stored_time = _stored_time(dialect)
+    to_stored = stored_time(dialect)
     version_values = [
         (
             arxiv_id,
             number,
-            None if v["submitted_at"] is None else stored_time(v["submitted_at"]),
+            None if v["submitted_at"] is None else to_stored(v["submitted_at"]),
             v["size_kb"],
             v["source_type"],
             v["withdrawn"],
@@ -133,13 +133,20 @@ assert _VERSION_COLUMNS == (
 
 
 @cache
-def _stored_time(dialect: str) -> Callable[[datetime], Any]:
+def stored_time(dialect: str) -> Callable[[datetime], Any]:
     """A time as `dialect`'s driver takes it (what value_converters does for DateTime)."""
     converters = value_converters(dialect, paper_versions, ("submitted_at",))
     return converters[0][1] if converters else _same
 
 
-def _same(value: datetime) -> datetime:
+@cache
+def stored_day(dialect: str) -> Callable[[date], Any]:
+    """A day as `dialect`'s driver takes it (what value_converters does for Date)."""
+    converters = value_converters(dialect, papers, ("datestamp",))
+    return converters[0][1] if converters else _same
+
+
+def _same(value: Any) -> Any:
     return value
 
 
@@ -202,7 +209,7 @@ def write_prepared(
             first[item[0]] = item
     merged_ids.update(_stored_ids(conn, list(first)))
     fresh = [item for item in first.values() if item[0] not in merged_ids]
-    stored_now = _stored_time(dialect)(now)
+    stored_now = stored_time(dialect)(now)
     stamp = (stored_now, stored_now)
     _insert(conn, papers, PAPER_COLUMNS + _STAMPS, [item[1] + stamp for item in fresh])
     _insert(conn, paper_versions, _VERSION_COLUMNS, [v for item in fresh for v in item[2]])
@@ -214,8 +221,10 @@ def write_prepared(
             row, versions = _unprepare(item, dialect)
             fold_row(folded, row, versions, row["source"])
             seen += 1
-    # The rest of write_papers: the merge of the others, then twins among all of the batch.
-    counts = write_folded(conn, folded, seen, now, [_twin_fields(item, dialect) for item in fresh])
+    # The rest of write_papers: the merge of the others, then twins among all of the batch
+    # (the new papers can only be twins of local papers, which a snapshot rarely meets).
+    written = [_twin_fields(item, dialect) for item in fresh] if _has_local(conn) else []
+    counts = write_folded(conn, folded, seen, now, written)
     counts.new += len(fresh)
     counts.changed[:0] = [item[0] for item in fresh]
     return counts
@@ -232,6 +241,13 @@ def _twin_fields(item: PreparedPaper, dialect: str) -> dict[str, Any]:
         "published_at": published,
         "hidden": item[1][_HIDDEN],
     }
+
+
+def _has_local(conn: Connection) -> bool:
+    """Whether the catalog holds a dated paper under a local id (the only kind that joins an
+    arXiv twin): a look-up in the partial index ix_papers_local_published_at."""
+    query = sa.select(papers.c.arxiv_id).where(LOCAL_PAPERS, papers.c.published_at.is_not(None))
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:

@@ -56,8 +56,14 @@ class Tuning:
     density_sample: int = 2000  # window papers the density is measured against
     neighbours: int = 200  # each positive paper's candidates closest in meaning kept
     lexical_neighbours: int = 200  # each positive paper's lexically closest candidates kept
-    common_share: float = 0.1  # terms used by more of the window's papers count for nothing
+    common_share: float = 0.2  # terms used by more of the window's papers count for nothing
     weak_penalty: float = 0.1  # closest cosine lowered by this times (1 - weight)
+    recency: float = 0.0  # the n-th positive given (0 the newest) counts (1 + n) ** -recency
+    recency_cosine: float = 0.0  # its cosine lowered by this times (1 - that)
+    lexical_power: float = 1.0  # the lexical sum raised to this (below 1: saturates)
+    dense_sum: float = 0.0  # closest plus this times the sum of the excesses over floors
+    whole_weight: float = 1.0  # a pick's score: this much from all the positives scored as one
+    margin_on_interest: bool = True
     max_positives: int = 1000  # the first ones given (the caller puts the newest first)
     interest_similarity: float = 0.35  # cosine to an interest's centre paper to belong
     max_interests: int = 6
@@ -393,6 +399,7 @@ class Scores:
     score: np.ndarray
     spread: np.ndarray
     first_unit: np.ndarray
+    whole: np.ndarray
     unit_members: list[np.ndarray]
     positives: list[Positive]
     floor: np.ndarray
@@ -421,12 +428,25 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
         tuning,
     )
     near = window.neighbours_of(flat)
-    lowered = (tuning.weak_penalty * (1 - strength)).astype(np.float32)
+    lens = np.diff(starts)
+    place = np.arange(len(flat)) - np.repeat(starts[:-1], lens)
+    recent = (1.0 + place) ** -tuning.recency
+    lowered = (
+        tuning.weak_penalty * (1 - strength) + tuning.recency_cosine * (1 - recent)
+    ).astype(np.float32)
+    lexical_strength = (strength * recent).astype(np.float32)
     unit_reader, unit_members = [], []
+    first_unit, whole = [], []
     for r, groups in enumerate(interests):
+        first_unit.append(len(unit_members))
         for interest in groups:
             unit_reader.append(r)
             unit_members.append(starts[r] + np.array(interest.members, dtype=np.int64))
+        whole.append(first_unit[-1])  # one interest: the whole is that interest
+        if len(groups) > 1 and tuning.whole_weight:
+            whole[-1] = len(unit_members)
+            unit_reader.append(r)
+            unit_members.append(np.arange(starts[r], starts[r + 1], dtype=np.int64))
     count, units = len(window), len(unit_members)
     members = np.concatenate(unit_members)
     member_unit = np.repeat(np.arange(units), [len(m) for m in unit_members])
@@ -438,13 +458,20 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     values = np.concatenate([near[p].cosines for p in members]) - np.repeat(lowered[members], sizes)
     np.maximum.at(dense, keys, values)
     dense_who = np.repeat(members, sizes)
+    if tuning.dense_sum:
+        excess = values - np.repeat(floors, sizes)
+        dense += np.float32(tuning.dense_sum) * np.bincount(
+            keys, weights=excess, minlength=units * count
+        ).astype(np.float32)
     lexical_sizes = np.array([len(near[p].lexical_rows) for p in members])
     lexical_keys = np.repeat(member_unit * count, lexical_sizes) + np.concatenate(
         [near[p].lexical_rows for p in members]
     )
     who = np.repeat(members, lexical_sizes)
-    lexical_values = np.concatenate([near[p].lexical for p in members]) * strength[who]
+    lexical_values = np.concatenate([near[p].lexical for p in members]) * lexical_strength[who]
     lexical = np.bincount(lexical_keys, weights=lexical_values, minlength=units * count)
+    if tuning.lexical_power != 1.0:
+        lexical = lexical**tuning.lexical_power
     meaning = dense.reshape(units, count)
     meaning -= np.float32(tuning.density_weight) * window.density
     lexical_rows = lexical.reshape(units, count).astype(np.float32)
@@ -458,18 +485,22 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     lexical_rows -= (lexical_mean / lexical_spread + meaning_mean * weight).astype(np.float32)[
         :, None
     ]
-    first_unit = np.cumsum([0] + [len(i) for i in interests])[:-1]
     slot = np.zeros(len(flat), dtype=np.int64)
-    slot[members] = np.arange(len(members)) - np.repeat(
-        first_member, [len(m) for m in unit_members]
-    )
     floor = np.zeros(len(flat), dtype=np.float32)
-    floor[members] = floors
+    in_interest = np.ones(len(members), dtype=bool)
+    for r, groups in enumerate(interests):  # the whole units' places are not kept
+        if whole[r] != first_unit[r]:
+            begin = first_member[whole[r]]
+            in_interest[begin : begin + len(unit_members[whole[r]])] = False
+    places = np.arange(len(members)) - np.repeat(first_member, [len(m) for m in unit_members])
+    slot[members[in_interest]] = places[in_interest]
+    floor[members[in_interest]] = floors[in_interest]
     return Scores(
         interests,
         lexical_rows,
         np.stack([lexical_spread, meaning_spread], axis=1),
         np.array(first_unit, dtype=np.int64),
+        np.array(whole, dtype=np.int64),
         unit_members,
         flat,
         floor,
@@ -704,31 +735,23 @@ def _lists(
         best[more] = np.where(better, other, best[more])
     if penalty is not None:
         best -= penalty
+    own = best  # each candidate's score in its own interest: what the shares compare
+    if tuning.whole_weight:
+        best = best * np.float32(1 - tuning.whole_weight)
+        best += np.float32(tuning.whole_weight) * scored.score[scored.whole]
+        if penalty is not None:
+            best -= np.float32(tuning.whole_weight) * penalty
+        if not tuning.margin_on_interest:
+            own = best
     follow = followed if followed is not None else np.zeros(allowed.shape, dtype=bool)
     open_rows = allowed & ~follow
     streams = widest + 1
     rows = np.full((readers, streams, limit), -1, dtype=np.int64)
     share = np.zeros((readers, streams), dtype=np.float64)
-    depth = min(count, limit * streams)
-    masked = np.where(open_rows, best, -np.inf)
-    top = (
-        np.argpartition(-masked, depth - 1, axis=1)[:, :depth]
-        if depth < count
-        else np.tile(np.arange(count), (readers, 1))
-    )
-    # Each reader's best `limit * (interests + 1)`, best first (ties: lower row first).
-    top = np.sort(top, axis=1)
-    order = np.argsort(-np.take_along_axis(masked, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    usable = np.isfinite(np.take_along_axis(masked, top, axis=1))
-    usable &= np.arange(depth)[None, :] < (limit * (counts + 1))[:, None]
-    mine = np.take_along_axis(owner, top, axis=1)
-    for k in range(widest):
-        member = usable & (mine == k)
-        place = np.cumsum(member, axis=1) - 1
-        keep = member & (place < limit)
-        reader_of, column = np.nonzero(keep)
-        rows[reader_of, k, place[reader_of, column]] = top[reader_of, column]
+    for k in range(widest):  # each interest's best `limit` (ties: lower row first)
+        who = np.flatnonzero(counts > k)
+        masked = np.where(open_rows[who] & (owner[who] == k), best[who], -np.inf)
+        rows[who, k] = _best_rows(masked, limit)
     rest = np.where(follow.any(axis=1), 1 - tuning.follow_share, 1.0)
     for r in range(readers):
         for k, interest in enumerate(scored.interests[r]):
@@ -740,7 +763,7 @@ def _lists(
         share[reader, widest] = tuning.follow_share
     firm = np.zeros(share.shape, dtype=bool)
     firm[:, widest] = True  # the follows asked for: their turns are never passed on
-    picked, stream = _merge(rows, share, firm, best, limit, tuning.share_margin)
+    picked, stream = _merge(rows, share, firm, own, limit, tuning.share_margin)
     reader_of, slot = np.nonzero((picked >= 0) & (stream < widest))
     units = scored.first_unit[reader_of] + stream[reader_of, slot]
     closest = np.full(picked.shape, -1, dtype=np.int64)
@@ -750,6 +773,24 @@ def _lists(
     score = np.take_along_axis(best, np.maximum(picked, 0), axis=1)
     stream = np.where(stream == widest, -1, stream)  # -1: the follows
     return _Lists(picked, stream, score, closest)
+
+
+def _best_rows(values: np.ndarray, count: int) -> np.ndarray:
+    """Per row of `values`: the columns of its `count` highest finite values, best first
+    (ties: lower column first), -1 padded."""
+    width = values.shape[1]
+    depth = min(count, width)
+    top = (
+        np.argpartition(-values, depth - 1, axis=1)[:, :depth]
+        if depth < width
+        else np.tile(np.arange(width), (len(values), 1))
+    )
+    top = np.sort(top, axis=1)
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    out = np.full((len(values), count), -1, dtype=np.int64)
+    out[:, :depth] = np.where(np.isfinite(np.take_along_axis(values, top, axis=1)), top, -1)
+    return out
 
 
 @dataclass

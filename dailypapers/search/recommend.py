@@ -64,6 +64,7 @@ class Tuning:
     dense_sum: float = 0.0  # closest plus this times the sum of the excesses over floors
     whole_weight: float = 1.0  # a pick's score: this much from all the positives scored as one
     margin_on_interest: bool = True
+    sort_block: int = 10  # each this many picks in a row (their shares kept) shown best first
     max_positives: int = 1000  # the first ones given (the caller puts the newest first)
     interest_similarity: float = 0.35  # cosine to an interest's centre paper to belong
     max_interests: int = 6
@@ -431,9 +432,9 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     lens = np.diff(starts)
     place = np.arange(len(flat)) - np.repeat(starts[:-1], lens)
     recent = (1.0 + place) ** -tuning.recency
-    lowered = (
-        tuning.weak_penalty * (1 - strength) + tuning.recency_cosine * (1 - recent)
-    ).astype(np.float32)
+    lowered = (tuning.weak_penalty * (1 - strength) + tuning.recency_cosine * (1 - recent)).astype(
+        np.float32
+    )
     lexical_strength = (strength * recent).astype(np.float32)
     unit_reader, unit_members = [], []
     first_unit, whole = [], []
@@ -764,6 +765,15 @@ def _lists(
     firm = np.zeros(share.shape, dtype=bool)
     firm[:, widest] = True  # the follows asked for: their turns are never passed on
     picked, stream = _merge(rows, share, firm, own, limit, tuning.share_margin)
+    if tuning.sort_block:
+        value = np.where(
+            picked >= 0, np.take_along_axis(best, np.maximum(picked, 0), axis=1), -np.inf
+        )
+        for first in range(0, limit, tuning.sort_block):
+            part = slice(first, min(first + tuning.sort_block, limit))
+            order = np.argsort(-value[:, part], axis=1, kind="stable")
+            picked[:, part] = np.take_along_axis(picked[:, part], order, axis=1)
+            stream[:, part] = np.take_along_axis(stream[:, part], order, axis=1)
     reader_of, slot = np.nonzero((picked >= 0) & (stream < widest))
     units = scored.first_unit[reader_of] + stream[reader_of, slot]
     closest = np.full(picked.shape, -1, dtype=np.int64)

@@ -64,6 +64,8 @@ class Tuning:
     dense_sum: float = 0.0  # closest plus this times the sum of the excesses over floors
     whole_weight: float = 1.0  # a pick's score: this much from all the positives scored as one
     margin_on_interest: bool = True
+    lexical_density: float = 1.0
+    lexical_density_neighbours: int = 10
     sort_block: int = 10  # each this many picks in a row (their shares kept) shown best first
     max_positives: int = 1000  # the first ones given (the caller puts the newest first)
     interest_similarity: float = 0.35  # cosine to an interest's centre paper to belong
@@ -174,6 +176,13 @@ class Window:
         most = max(1, int(tuning.common_share * len(bags)))
         self.terms = TermSpace([weigh(bag, self.stats, counted=True) for bag in bags], most)
         self.density = _density(self.vectors, tuning)
+        self.lexical_density = (
+            _lexical_density(
+                self.terms, [weigh(bag, self.stats, counted=True) for bag in bags], tuning
+            )
+            if tuning.lexical_density != 0
+            else np.zeros(len(self.ids), np.float32)
+        )
         self.tuning = tuning
         self._known: dict[str, Neighbours] = {}
 
@@ -286,6 +295,20 @@ def _density(vectors: np.ndarray, tuning: Tuning) -> np.ndarray:
         top = np.partition(block, len(sample) - nearest, axis=1)[:, len(sample) - nearest :]
         density[first : first + len(block)] = top.mean(axis=1)
     return density
+
+
+def _lexical_density(terms: TermSpace, rows: list[TermRow], tuning: Tuning) -> np.ndarray:
+    count = len(rows)
+    out = np.zeros(count, dtype=np.float32)
+    nearest = min(tuning.lexical_density_neighbours, count - 1)
+    if nearest < 1:
+        return out
+    for first in range(0, count, 256):
+        block = terms.score_many(rows[first : first + 256])
+        block[np.arange(len(block)), np.arange(first, first + len(block))] = -1
+        top = np.partition(block, count - nearest, axis=1)[:, count - nearest :]
+        out[first : first + len(block)] = top.mean(axis=1)
+    return out
 
 
 def find_interests(
@@ -476,6 +499,9 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     meaning = dense.reshape(units, count)
     meaning -= np.float32(tuning.density_weight) * window.density
     lexical_rows = lexical.reshape(units, count).astype(np.float32)
+    if tuning.lexical_density:
+        generic = window.lexical_density / max(float(window.lexical_density.mean()), 1e-6)
+        lexical_rows /= (1 + np.float32(tuning.lexical_density) * generic)[None, :]
     lexical_mean, lexical_spread = _moments(lexical_rows)
     meaning_mean, meaning_spread = _moments(meaning)
     # z(lexical) + dense_weight * z(meaning), in place

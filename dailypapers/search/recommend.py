@@ -4,13 +4,18 @@ the list, with "not interested" papers and their close neighbours pushed down, f
 matched by the caller, and a reason for every paper. Pure: numpy in, ids out; the caller
 (services/foryou.py) reads the papers and their vectors, this module only ranks.
 
-How a candidate is scored in an interest (a group of the positives, by their vectors):
+How a candidate is scored in an interest (a group of the positives, by their vectors), and
+in the "whole" (all the reader's positives as one group):
 
-    score = z(lexical) + dense_weight * z(closest - density_weight * density)
+    score = z(lexical / (1 + lexical_density * words))
+            + dense_weight * z(closest - density_weight * density)
 
-- lexical: the sum over the interest's papers of the candidate's tf-idf dot product with
+- lexical: the sum over the group's papers of the candidate's tf-idf dot product with
   each (words and word pairs, search/terms.py), counted only for each paper's
   `lexical_neighbours` best candidates, less the next one's (so the rest count 0);
+- words: the candidate's mean tf-idf dot product with its nearest papers of the window in
+  words, over the window's mean: a paper in the words of every paper of its field would
+  otherwise match every profile of that field;
 - closest: the highest MiniLM cosine to one of the interest's papers (a little less for an
   upvote, a weaker signal than a saved paper), floored at each paper's `neighbours`-th best
   candidate;
@@ -23,11 +28,16 @@ Both halves need only each positive paper's short neighbour lists (Neighbours), 
 Window computes once per paper and shares between readers: composing many readers' lists
 costs little more per reader than sorting a few thousand numbers.
 
-A candidate belongs to the interest where it scores best. The list takes papers from the
-interests in turn, each in proportion to its weight to the power `share_power`, but a turn
-passes to the best paper overall when the interest's own best trails it by more than
-`share_margin`. The constants were chosen on one half of the readers of bench/recommend.py
-and reported on the other half (docs/personal.md).
+A candidate belongs to the interest where it scores best; its score in the list is its
+score in the whole (`whole_weight` 1): a paper near two interests is worth more than one near
+one, and a small interest's z-scores are not noisier than a large one's. Each interest's
+stream holds its papers by that score. The list takes papers from the streams in turn, each
+in proportion to its weight to the power `share_power`, but a turn passes to the best paper
+overall when the interest's own best trails it by more than `share_margin` in the interests'
+own scores (so a small interest keeps its turns). Then each `sort_block` picks in a row are
+shown best first: the shares hold within every ten papers, and the best of them leads. The
+constants were chosen on the tune half of the readers of bench/recommend.py and reported on
+the other half (docs/benchmarks.md, "For you: quality and speed").
 """
 
 from __future__ import annotations
@@ -58,15 +68,9 @@ class Tuning:
     lexical_neighbours: int = 200  # each positive paper's lexically closest candidates kept
     common_share: float = 0.2  # terms used by more of the window's papers count for nothing
     weak_penalty: float = 0.1  # closest cosine lowered by this times (1 - weight)
-    recency: float = 0.0  # the n-th positive given (0 the newest) counts (1 + n) ** -recency
-    recency_cosine: float = 0.0  # its cosine lowered by this times (1 - that)
-    lexical_power: float = 1.0  # the lexical sum raised to this (below 1: saturates)
-    dense_sum: float = 0.0  # closest plus this times the sum of the excesses over floors
-    whole_weight: float = 1.0  # a pick's score: this much from all the positives scored as one
-    margin_on_interest: bool = True
-    lexical_density: float = 1.0
-    lexical_density_neighbours: int = 10
-    sort_block: int = 10  # each this many picks in a row (their shares kept) shown best first
+    lexical_density: float = 1.0  # lexical half over 1 + this times the word density
+    whole_weight: float = 1.0  # a pick's score: this much from all the positives as one
+    sort_block: int = 10  # each this many picks in a row (shares kept) shown best first
     max_positives: int = 1000  # the first ones given (the caller puts the newest first)
     interest_similarity: float = 0.35  # cosine to an interest's centre paper to belong
     max_interests: int = 6
@@ -174,14 +178,13 @@ class Window:
         self.stats = stats if stats is not None else TermStats(bags)
         self.counted = set(counted)
         most = max(1, int(tuning.common_share * len(bags)))
-        self.terms = TermSpace([weigh(bag, self.stats, counted=True) for bag in bags], most)
+        rows = [weigh(bag, self.stats, counted=True) for bag in bags]
+        self.terms = TermSpace(rows, most)
         self.density = _density(self.vectors, tuning)
         self.lexical_density = (
-            _lexical_density(
-                self.terms, [weigh(bag, self.stats, counted=True) for bag in bags], tuning
-            )
-            if tuning.lexical_density != 0
-            else np.zeros(len(self.ids), np.float32)
+            _lexical_density(self.terms, rows, tuning)
+            if tuning.lexical_density
+            else np.zeros(len(rows), dtype=np.float32)
         )
         self.tuning = tuning
         self._known: dict[str, Neighbours] = {}
@@ -298,14 +301,19 @@ def _density(vectors: np.ndarray, tuning: Tuning) -> np.ndarray:
 
 
 def _lexical_density(terms: TermSpace, rows: list[TermRow], tuning: Tuning) -> np.ndarray:
+    """Each paper's mean tf-idf dot product with its `density_neighbours` closest papers of
+    the window in words (itself left out): the lexical twin of `_density`. A paper written
+    in the words every paper of its field uses shares many terms with every profile; on the
+    benchmark's tune half, dividing the lexical half by 1 + this (over the window's mean)
+    ranked better (docs/benchmarks.md)."""
     count = len(rows)
     out = np.zeros(count, dtype=np.float32)
-    nearest = min(tuning.lexical_density_neighbours, count - 1)
+    nearest = min(tuning.density_neighbours, count - 1)
     if nearest < 1:
         return out
     for first in range(0, count, 256):
         block = terms.score_many(rows[first : first + 256])
-        block[np.arange(len(block)), np.arange(first, first + len(block))] = -1
+        block[np.arange(len(block)), np.arange(first, first + len(block))] = -1  # itself
         top = np.partition(block, count - nearest, axis=1)[:, count - nearest :]
         out[first : first + len(block)] = top.mean(axis=1)
     return out
@@ -452,13 +460,7 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
         tuning,
     )
     near = window.neighbours_of(flat)
-    lens = np.diff(starts)
-    place = np.arange(len(flat)) - np.repeat(starts[:-1], lens)
-    recent = (1.0 + place) ** -tuning.recency
-    lowered = (tuning.weak_penalty * (1 - strength) + tuning.recency_cosine * (1 - recent)).astype(
-        np.float32
-    )
-    lexical_strength = (strength * recent).astype(np.float32)
+    lowered = (tuning.weak_penalty * (1 - strength)).astype(np.float32)
     unit_reader, unit_members = [], []
     first_unit, whole = [], []
     for r, groups in enumerate(interests):
@@ -482,25 +484,18 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     values = np.concatenate([near[p].cosines for p in members]) - np.repeat(lowered[members], sizes)
     np.maximum.at(dense, keys, values)
     dense_who = np.repeat(members, sizes)
-    if tuning.dense_sum:
-        excess = values - np.repeat(floors, sizes)
-        dense += np.float32(tuning.dense_sum) * np.bincount(
-            keys, weights=excess, minlength=units * count
-        ).astype(np.float32)
     lexical_sizes = np.array([len(near[p].lexical_rows) for p in members])
     lexical_keys = np.repeat(member_unit * count, lexical_sizes) + np.concatenate(
         [near[p].lexical_rows for p in members]
     )
     who = np.repeat(members, lexical_sizes)
-    lexical_values = np.concatenate([near[p].lexical for p in members]) * lexical_strength[who]
+    lexical_values = np.concatenate([near[p].lexical for p in members]) * strength[who]
     lexical = np.bincount(lexical_keys, weights=lexical_values, minlength=units * count)
-    if tuning.lexical_power != 1.0:
-        lexical = lexical**tuning.lexical_power
     meaning = dense.reshape(units, count)
     meaning -= np.float32(tuning.density_weight) * window.density
     lexical_rows = lexical.reshape(units, count).astype(np.float32)
-    if tuning.lexical_density:
-        generic = window.lexical_density / max(float(window.lexical_density.mean()), 1e-6)
+    if tuning.lexical_density and window.lexical_density.any():
+        generic = window.lexical_density / window.lexical_density.mean()
         lexical_rows /= (1 + np.float32(tuning.lexical_density) * generic)[None, :]
     lexical_mean, lexical_spread = _moments(lexical_rows)
     meaning_mean, meaning_spread = _moments(meaning)
@@ -515,7 +510,7 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     slot = np.zeros(len(flat), dtype=np.int64)
     floor = np.zeros(len(flat), dtype=np.float32)
     in_interest = np.ones(len(members), dtype=bool)
-    for r, groups in enumerate(interests):  # the whole units' places are not kept
+    for r in range(len(interests)):  # the whole units' places are not kept
         if whole[r] != first_unit[r]:
             begin = first_member[whole[r]]
             in_interest[begin : begin + len(unit_members[whole[r]])] = False
@@ -768,8 +763,6 @@ def _lists(
         best += np.float32(tuning.whole_weight) * scored.score[scored.whole]
         if penalty is not None:
             best -= np.float32(tuning.whole_weight) * penalty
-        if not tuning.margin_on_interest:
-            own = best
     follow = followed if followed is not None else np.zeros(allowed.shape, dtype=bool)
     open_rows = allowed & ~follow
     streams = widest + 1

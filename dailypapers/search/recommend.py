@@ -461,17 +461,16 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     )
     near = window.neighbours_of(flat)
     lowered = (tuning.weak_penalty * (1 - strength)).astype(np.float32)
-    unit_reader, unit_members = [], []
-    first_unit, whole = [], []
+    unit_members: list[np.ndarray] = []  # each unit's positives: interests, then the whole
+    first_unit: list[int] = []
+    whole: list[int] = []
     for r, groups in enumerate(interests):
         first_unit.append(len(unit_members))
         for interest in groups:
-            unit_reader.append(r)
             unit_members.append(starts[r] + np.array(interest.members, dtype=np.int64))
         whole.append(first_unit[-1])  # one interest: the whole is that interest
         if len(groups) > 1 and tuning.whole_weight:
             whole[-1] = len(unit_members)
-            unit_reader.append(r)
             unit_members.append(np.arange(starts[r], starts[r + 1], dtype=np.int64))
     count, units = len(window), len(unit_members)
     members = np.concatenate(unit_members)

@@ -236,7 +236,7 @@ def test_a_paper_in_its_fields_common_words_loses_to_one_as_close_in_rarer_words
         texts.append("common one common two common three " + text(rng, words, 8))
     ids.append("twin")
     texts.append("rare one rare two rare three")
-    for i in range(80):
+    for i in range(140):  # 155 papers: enough for the word density (150 for 10 neighbours)
         ids.append(f"other{i}")
         texts.append(text(rng, words, 12))
     vectors = unit(rng.standard_normal((len(ids), 384)))
@@ -257,3 +257,7 @@ def test_a_paper_in_its_fields_common_words_loses_to_one_as_close_in_rarer_words
     expected = np.sort(dots, axis=1)[:, -10:].mean(axis=1)
     assert np.allclose(window.lexical_density, expected, atol=1e-5)
     assert window.lexical_density[0] > 2 * window.lexical_density[1]
+    # a smaller window has no word density: there the nearest papers are the whole field
+    small = rc.Window(ids[:149], vectors[:149], bags[:149])
+    assert not small.lexical_density.any()
+    assert [p.arxiv_id for p in rc.rank(small, reader, limit=2).picks] == ["generic", "specific"]

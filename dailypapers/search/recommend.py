@@ -54,6 +54,7 @@ from .terms import Bag, TermRow, TermSpace, TermStats, weigh
 
 DIMENSIONS = 384
 KINDS = {"saved": 1.0, "imported": 1.0, "upvoted": 0.6, "abstract": 1.0}
+DENSE_ENOUGH = 15  # a window's papers per density neighbour for the word density to count
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,13 @@ class Window:
         rows = [weigh(bag, self.stats, counted=True) for bag in bags]
         self.terms = TermSpace(rows, most)
         self.density = _density(self.vectors, tuning)
+        # In a window of fewer than DENSE_ENOUGH times density_neighbours papers a paper's
+        # nearest papers in words are its whole field, not its near-duplicates: a field's
+        # papers would lose to everything else (a pasted abstract on proteins would open
+        # with other fields' papers), so the word density counts for nothing there.
         self.lexical_density = (
             _lexical_density(self.terms, rows, tuning)
-            if tuning.lexical_density
+            if tuning.lexical_density and len(rows) >= DENSE_ENOUGH * tuning.density_neighbours
             else np.zeros(len(rows), dtype=np.float32)
         )
         self.tuning = tuning

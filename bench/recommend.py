@@ -17,10 +17,10 @@ date, v1 `created`, are used):
   interval of a difference is a paired bootstrap over readers (a reader's weeks are resampled
   together; 2,000 draws, 95% percentiles).
 - Readers are split for good into two halves by a hash of their name: the ranking's constants
-  were tuned on `tune`, and the numbers quoted in docs/personal.md are on `report`.
-- Groups: readers whose library forms one interest and readers with several, as the product
-  finds them (recommend.find_interests on the library's vectors: average linkage until no two
-  groups have a mean cosine of 0.3; groups of one paper join their closest).
+  were tuned on `tune`, and the numbers quoted in docs/benchmarks.md are on `report`.
+- Groups: readers whose library forms one interest and readers with several, as
+  recommend.find_interests finds them with the GROUPING constants below (fixed here, so that
+  trying other interest constants with --set does not move readers between groups).
 
 Methods (the baselines are our own code, written from the peers' descriptions):
 - category share: each candidate scores the share of the library in its categories;
@@ -67,6 +67,11 @@ REFERENCE = 20_000  # earlier papers counted in the window's document frequencie
 NEGATIVES = 5_000
 BASELINES = ["category share", "zotero", "max-sim", "logistic", "tfidf svm", "rrf svm+max-sim"]
 GAINS = 1 / np.log2(np.arange(2, 12))
+# The groups of the report: interests around centre papers within cosine 0.35, groups of at
+# least 2 papers, at most 6 (the product's defaults when this was written).
+GROUPING = replace(
+    recommend.TUNING, interest_similarity=0.35, max_interests=6, min_interest_papers=2
+)
 
 
 def measure(ranked: np.ndarray, wanted: np.ndarray) -> tuple[float, float]:
@@ -294,7 +299,7 @@ def main() -> None:
     for number, reader in enumerate(readers):
         found = method_scores(bench, reader, args.methods)
         interests = recommend.find_interests(
-            bench.vectors[reader.library], np.ones(len(reader.library)), tuning
+            bench.vectors[reader.library], np.ones(len(reader.library)), GROUPING
         )
         for week, wanted in reader.weeks.items():
             rows.append((number, week))

@@ -197,3 +197,67 @@ def test_bad_input_is_refused_and_empty_input_gives_nothing():
     empty = rc.Window([], np.zeros((0, 384), np.float32), [])
     assert rc.rank(empty, [], limit=5).picks == []
     assert rc.compose(empty, [[]], limit=5)[0].picks == []
+
+
+def test_the_list_is_scored_on_the_whole_profile_and_each_ten_shown_best_first(world):
+    window, library, topic, _ = world
+    positives = library[0] + library[1][:2]
+    ranking = rc.rank(window, positives, limit=20)
+    scored = rc.score_interests(window, positives)
+    whole = scored.score[scored.whole[0]]
+    assert scored.whole[0] == len(ranking.interests)  # a unit after the two interests
+    for pick in ranking.picks:
+        assert pick.score == pytest.approx(float(whole[window.position[pick.arxiv_id]]))
+    for first in (0, 10):
+        block = ranking.picks[first : first + 10]
+        scores = [p.score for p in block]
+        assert scores == sorted(scores, reverse=True)
+        got = [topic[window.position[p.arxiv_id]] for p in block]
+        assert 0 in got and 1 in got  # the shares hold in every ten
+    alone = replace(rc.TUNING, whole_weight=0.0, sort_block=0)
+    apart = rc.rank(window, positives, limit=20, tuning=alone)
+    units = rc.score_interests(window, positives, alone)
+    assert units.whole[0] == 0  # no whole unit: each interest scores alone
+    for pick in apart.picks:
+        row = window.position[pick.arxiv_id]
+        assert pick.score == pytest.approx(float(units.score[pick.interest, row]))
+
+
+def test_a_paper_in_its_fields_common_words_loses_to_one_as_close_in_rarer_words():
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(200)]
+    ids = ["generic", "specific"]
+    texts = [
+        "alpha beta gamma common one common two common three",
+        "alpha beta gamma rare one rare two rare three",
+    ]
+    for i in range(12):  # the generic paper's other words are those of 12 more papers
+        ids.append(f"same{i}")
+        texts.append("common one common two common three " + text(rng, words, 8))
+    ids.append("twin")
+    texts.append("rare one rare two rare three")
+    for i in range(140):  # 155 papers: enough for the word density (150 for 10 neighbours)
+        ids.append(f"other{i}")
+        texts.append(text(rng, words, 12))
+    vectors = unit(rng.standard_normal((len(ids), 384)))
+    vectors[1] = vectors[0]  # the meaning half cannot tell them apart
+    bags = [bag_of(t) for t in texts]
+    reader = [rc.Positive("p", unit(rng.standard_normal(384)), bag_of("alpha beta gamma delta"))]
+    plain = replace(rc.TUNING, lexical_density=0.0)
+    before = rc.rank(rc.Window(ids, vectors, bags, tuning=plain), reader, limit=2)
+    assert [p.arxiv_id for p in before.picks] == ["generic", "specific"]
+    window = rc.Window(ids, vectors, bags)
+    after = rc.rank(window, reader, limit=2)
+    assert [p.arxiv_id for p in after.picks] == ["specific", "generic"]
+    # the word density: the mean dot product with the ten papers closest in words
+    rows = [weigh(b, window.stats, counted=True) for b in bags]
+    space = TermSpace(rows, int(rc.TUNING.common_share * len(ids)))
+    dots = space.score_many(rows)
+    np.fill_diagonal(dots, -1)
+    expected = np.sort(dots, axis=1)[:, -10:].mean(axis=1)
+    assert np.allclose(window.lexical_density, expected, atol=1e-5)
+    assert window.lexical_density[0] > 2 * window.lexical_density[1]
+    # a smaller window has no word density: there the nearest papers are the whole field
+    small = rc.Window(ids[:149], vectors[:149], bags[:149])
+    assert not small.lexical_density.any()
+    assert [p.arxiv_id for p in rc.rank(small, reader, limit=2).picks] == ["generic", "specific"]

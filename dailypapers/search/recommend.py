@@ -4,13 +4,18 @@ the list, with "not interested" papers and their close neighbours pushed down, f
 matched by the caller, and a reason for every paper. Pure: numpy in, ids out; the caller
 (services/foryou.py) reads the papers and their vectors, this module only ranks.
 
-How a candidate is scored in an interest (a group of the positives, by their vectors):
+How a candidate is scored in an interest (a group of the positives, by their vectors), and
+in the "whole" (all the reader's positives as one group):
 
-    score = z(lexical) + dense_weight * z(closest - density_weight * density)
+    score = z(lexical / (1 + lexical_density * words))
+            + dense_weight * z(closest - density_weight * density)
 
-- lexical: the sum over the interest's papers of the candidate's tf-idf dot product with
+- lexical: the sum over the group's papers of the candidate's tf-idf dot product with
   each (words and word pairs, search/terms.py), counted only for each paper's
   `lexical_neighbours` best candidates, less the next one's (so the rest count 0);
+- words: the candidate's mean tf-idf dot product with its nearest papers of the window in
+  words, over the window's mean: a paper in the words of every paper of its field would
+  otherwise match every profile of that field;
 - closest: the highest MiniLM cosine to one of the interest's papers (a little less for an
   upvote, a weaker signal than a saved paper), floored at each paper's `neighbours`-th best
   candidate;
@@ -23,11 +28,16 @@ Both halves need only each positive paper's short neighbour lists (Neighbours), 
 Window computes once per paper and shares between readers: composing many readers' lists
 costs little more per reader than sorting a few thousand numbers.
 
-A candidate belongs to the interest where it scores best. The list takes papers from the
-interests in turn, each in proportion to its weight to the power `share_power`, but a turn
-passes to the best paper overall when the interest's own best trails it by more than
-`share_margin`. The constants were chosen on one half of the readers of bench/recommend.py
-and reported on the other half (docs/personal.md).
+A candidate belongs to the interest where it scores best; its score in the list is its
+score in the whole (`whole_weight` 1): a paper near two interests is worth more than one near
+one, and a small interest's z-scores are not noisier than a large one's. Each interest's
+stream holds its papers by that score. The list takes papers from the streams in turn, each
+in proportion to its weight to the power `share_power`, but a turn passes to the best paper
+overall when the interest's own best trails it by more than `share_margin` in the interests'
+own scores (so a small interest keeps its turns). Then each `sort_block` picks in a row are
+shown best first: the shares hold within every ten papers, and the best of them leads. The
+constants were chosen on the tune half of the readers of bench/recommend.py and reported on
+the other half (docs/benchmarks.md, "For you: quality and speed").
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from .terms import Bag, TermRow, TermSpace, TermStats, weigh
 
 DIMENSIONS = 384
 KINDS = {"saved": 1.0, "imported": 1.0, "upvoted": 0.6, "abstract": 1.0}
+DENSE_ENOUGH = 15  # a window's papers per density neighbour for the word density to count
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,11 @@ class Tuning:
     density_sample: int = 2000  # window papers the density is measured against
     neighbours: int = 200  # each positive paper's candidates closest in meaning kept
     lexical_neighbours: int = 200  # each positive paper's lexically closest candidates kept
-    common_share: float = 0.1  # terms used by more of the window's papers count for nothing
+    common_share: float = 0.2  # terms used by more of the window's papers count for nothing
     weak_penalty: float = 0.1  # closest cosine lowered by this times (1 - weight)
+    lexical_density: float = 1.0  # lexical half over 1 + this times the word density
+    whole_weight: float = 1.0  # a pick's score: this much from all the positives as one
+    sort_block: int = 10  # each this many picks in a row (shares kept) shown best first
     max_positives: int = 1000  # the first ones given (the caller puts the newest first)
     interest_similarity: float = 0.35  # cosine to an interest's centre paper to belong
     max_interests: int = 6
@@ -165,8 +179,18 @@ class Window:
         self.stats = stats if stats is not None else TermStats(bags)
         self.counted = set(counted)
         most = max(1, int(tuning.common_share * len(bags)))
-        self.terms = TermSpace([weigh(bag, self.stats, counted=True) for bag in bags], most)
+        rows = [weigh(bag, self.stats, counted=True) for bag in bags]
+        self.terms = TermSpace(rows, most)
         self.density = _density(self.vectors, tuning)
+        # In a window of fewer than DENSE_ENOUGH times density_neighbours papers a paper's
+        # nearest papers in words are its whole field, not its near-duplicates: a field's
+        # papers would lose to everything else (a pasted abstract on proteins would open
+        # with other fields' papers), so the word density counts for nothing there.
+        self.lexical_density = (
+            _lexical_density(self.terms, rows, tuning)
+            if tuning.lexical_density and len(rows) >= DENSE_ENOUGH * tuning.density_neighbours
+            else np.zeros(len(rows), dtype=np.float32)
+        )
         self.tuning = tuning
         self._known: dict[str, Neighbours] = {}
 
@@ -281,6 +305,25 @@ def _density(vectors: np.ndarray, tuning: Tuning) -> np.ndarray:
     return density
 
 
+def _lexical_density(terms: TermSpace, rows: list[TermRow], tuning: Tuning) -> np.ndarray:
+    """Each paper's mean tf-idf dot product with its `density_neighbours` closest papers of
+    the window in words (itself left out): the lexical twin of `_density`. A paper written
+    in the words every paper of its field uses shares many terms with every profile; on the
+    benchmark's tune half, dividing the lexical half by 1 + this (over the window's mean)
+    ranked better (docs/benchmarks.md)."""
+    count = len(rows)
+    out = np.zeros(count, dtype=np.float32)
+    nearest = min(tuning.density_neighbours, count - 1)
+    if nearest < 1:
+        return out
+    for first in range(0, count, 256):
+        block = terms.score_many(rows[first : first + 256])
+        block[np.arange(len(block)), np.arange(first, first + len(block))] = -1  # itself
+        top = np.partition(block, count - nearest, axis=1)[:, count - nearest :]
+        out[first : first + len(block)] = top.mean(axis=1)
+    return out
+
+
 def find_interests(
     vectors: np.ndarray, weights: np.ndarray, tuning: Tuning = TUNING
 ) -> list[Interest]:
@@ -393,6 +436,7 @@ class Scores:
     score: np.ndarray
     spread: np.ndarray
     first_unit: np.ndarray
+    whole: np.ndarray
     unit_members: list[np.ndarray]
     positives: list[Positive]
     floor: np.ndarray
@@ -422,11 +466,17 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     )
     near = window.neighbours_of(flat)
     lowered = (tuning.weak_penalty * (1 - strength)).astype(np.float32)
-    unit_reader, unit_members = [], []
+    unit_members: list[np.ndarray] = []  # each unit's positives: interests, then the whole
+    first_unit: list[int] = []
+    whole: list[int] = []
     for r, groups in enumerate(interests):
+        first_unit.append(len(unit_members))
         for interest in groups:
-            unit_reader.append(r)
             unit_members.append(starts[r] + np.array(interest.members, dtype=np.int64))
+        whole.append(first_unit[-1])  # one interest: the whole is that interest
+        if len(groups) > 1 and tuning.whole_weight:
+            whole[-1] = len(unit_members)
+            unit_members.append(np.arange(starts[r], starts[r + 1], dtype=np.int64))
     count, units = len(window), len(unit_members)
     members = np.concatenate(unit_members)
     member_unit = np.repeat(np.arange(units), [len(m) for m in unit_members])
@@ -448,6 +498,9 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     meaning = dense.reshape(units, count)
     meaning -= np.float32(tuning.density_weight) * window.density
     lexical_rows = lexical.reshape(units, count).astype(np.float32)
+    if tuning.lexical_density and window.lexical_density.any():
+        generic = window.lexical_density / window.lexical_density.mean()
+        lexical_rows /= (1 + np.float32(tuning.lexical_density) * generic)[None, :]
     lexical_mean, lexical_spread = _moments(lexical_rows)
     meaning_mean, meaning_spread = _moments(meaning)
     # z(lexical) + dense_weight * z(meaning), in place
@@ -458,18 +511,22 @@ def _score_block(window: Window, readers: Sequence[Sequence[Positive]], tuning: 
     lexical_rows -= (lexical_mean / lexical_spread + meaning_mean * weight).astype(np.float32)[
         :, None
     ]
-    first_unit = np.cumsum([0] + [len(i) for i in interests])[:-1]
     slot = np.zeros(len(flat), dtype=np.int64)
-    slot[members] = np.arange(len(members)) - np.repeat(
-        first_member, [len(m) for m in unit_members]
-    )
     floor = np.zeros(len(flat), dtype=np.float32)
-    floor[members] = floors
+    in_interest = np.ones(len(members), dtype=bool)
+    for r in range(len(interests)):  # the whole units' places are not kept
+        if whole[r] != first_unit[r]:
+            begin = first_member[whole[r]]
+            in_interest[begin : begin + len(unit_members[whole[r]])] = False
+    places = np.arange(len(members)) - np.repeat(first_member, [len(m) for m in unit_members])
+    slot[members[in_interest]] = places[in_interest]
+    floor[members[in_interest]] = floors[in_interest]
     return Scores(
         interests,
         lexical_rows,
         np.stack([lexical_spread, meaning_spread], axis=1),
         np.array(first_unit, dtype=np.int64),
+        np.array(whole, dtype=np.int64),
         unit_members,
         flat,
         floor,
@@ -704,31 +761,21 @@ def _lists(
         best[more] = np.where(better, other, best[more])
     if penalty is not None:
         best -= penalty
+    own = best  # each candidate's score in its own interest: what the shares compare
+    if tuning.whole_weight:
+        best = best * np.float32(1 - tuning.whole_weight)
+        best += np.float32(tuning.whole_weight) * scored.score[scored.whole]
+        if penalty is not None:
+            best -= np.float32(tuning.whole_weight) * penalty
     follow = followed if followed is not None else np.zeros(allowed.shape, dtype=bool)
     open_rows = allowed & ~follow
     streams = widest + 1
     rows = np.full((readers, streams, limit), -1, dtype=np.int64)
     share = np.zeros((readers, streams), dtype=np.float64)
-    depth = min(count, limit * streams)
-    masked = np.where(open_rows, best, -np.inf)
-    top = (
-        np.argpartition(-masked, depth - 1, axis=1)[:, :depth]
-        if depth < count
-        else np.tile(np.arange(count), (readers, 1))
-    )
-    # Each reader's best `limit * (interests + 1)`, best first (ties: lower row first).
-    top = np.sort(top, axis=1)
-    order = np.argsort(-np.take_along_axis(masked, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    usable = np.isfinite(np.take_along_axis(masked, top, axis=1))
-    usable &= np.arange(depth)[None, :] < (limit * (counts + 1))[:, None]
-    mine = np.take_along_axis(owner, top, axis=1)
-    for k in range(widest):
-        member = usable & (mine == k)
-        place = np.cumsum(member, axis=1) - 1
-        keep = member & (place < limit)
-        reader_of, column = np.nonzero(keep)
-        rows[reader_of, k, place[reader_of, column]] = top[reader_of, column]
+    for k in range(widest):  # each interest's best `limit` (ties: lower row first)
+        who = np.flatnonzero(counts > k)
+        masked = np.where(open_rows[who] & (owner[who] == k), best[who], -np.inf)
+        rows[who, k] = _best_rows(masked, limit)
     rest = np.where(follow.any(axis=1), 1 - tuning.follow_share, 1.0)
     for r in range(readers):
         for k, interest in enumerate(scored.interests[r]):
@@ -740,7 +787,16 @@ def _lists(
         share[reader, widest] = tuning.follow_share
     firm = np.zeros(share.shape, dtype=bool)
     firm[:, widest] = True  # the follows asked for: their turns are never passed on
-    picked, stream = _merge(rows, share, firm, best, limit, tuning.share_margin)
+    picked, stream = _merge(rows, share, firm, own, limit, tuning.share_margin)
+    if tuning.sort_block:
+        value = np.where(
+            picked >= 0, np.take_along_axis(best, np.maximum(picked, 0), axis=1), -np.inf
+        )
+        for first in range(0, limit, tuning.sort_block):
+            part = slice(first, min(first + tuning.sort_block, limit))
+            order = np.argsort(-value[:, part], axis=1, kind="stable")
+            picked[:, part] = np.take_along_axis(picked[:, part], order, axis=1)
+            stream[:, part] = np.take_along_axis(stream[:, part], order, axis=1)
     reader_of, slot = np.nonzero((picked >= 0) & (stream < widest))
     units = scored.first_unit[reader_of] + stream[reader_of, slot]
     closest = np.full(picked.shape, -1, dtype=np.int64)
@@ -750,6 +806,24 @@ def _lists(
     score = np.take_along_axis(best, np.maximum(picked, 0), axis=1)
     stream = np.where(stream == widest, -1, stream)  # -1: the follows
     return _Lists(picked, stream, score, closest)
+
+
+def _best_rows(values: np.ndarray, count: int) -> np.ndarray:
+    """Per row of `values`: the columns of its `count` highest finite values, best first
+    (ties: lower column first), -1 padded."""
+    width = values.shape[1]
+    depth = min(count, width)
+    top = (
+        np.argpartition(-values, depth - 1, axis=1)[:, :depth]
+        if depth < width
+        else np.tile(np.arange(width), (len(values), 1))
+    )
+    top = np.sort(top, axis=1)
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    out = np.full((len(values), count), -1, dtype=np.int64)
+    out[:, :depth] = np.where(np.isfinite(np.take_along_axis(values, top, axis=1)), top, -1)
+    return out
 
 
 @dataclass

@@ -35,7 +35,8 @@ stream holds its papers by that score. The list takes papers from the streams in
 in proportion to its weight to the power `share_power`, but a turn passes to the best paper
 overall when the interest's own best trails it by more than `share_margin` in the interests'
 own scores (so a small interest keeps its turns). Then each `sort_block` picks in a row are
-shown best first: the shares hold within every ten papers, and the best of them leads. The
+shown best first (the follows' papers keeping their places): the shares hold within every
+ten papers, and the best of them leads. The
 constants were chosen on the tune half of the readers of bench/recommend.py and reported on
 the other half (docs/benchmarks.md, "For you: quality and speed").
 """
@@ -794,9 +795,19 @@ def _lists(
         )
         for first in range(0, limit, tuning.sort_block):
             part = slice(first, min(first + tuning.sort_block, limit))
-            order = np.argsort(-value[:, part], axis=1, kind="stable")
-            picked[:, part] = np.take_along_axis(picked[:, part], order, axis=1)
-            stream[:, part] = np.take_along_axis(stream[:, part], order, axis=1)
+            # The follows' papers keep the places their shares gave them (scored against the
+            # reader's papers, they would all sink to the end of the block); the other picks
+            # are sorted among the remaining places.
+            fixed = stream[:, part] == widest
+            group = np.where(fixed, 2, np.where(picked[:, part] >= 0, 0, 1))  # ran out: 1
+            order = np.lexsort((-value[:, part], group), axis=1)
+            places = np.argsort(fixed, axis=1, kind="stable")
+            for lists in (picked, stream):
+                moved = np.empty_like(lists[:, part])
+                np.put_along_axis(
+                    moved, places, np.take_along_axis(lists[:, part], order, axis=1), axis=1
+                )
+                lists[:, part] = moved
     reader_of, slot = np.nonzero((picked >= 0) & (stream < widest))
     units = scored.first_unit[reader_of] + stream[reader_of, slot]
     closest = np.full(picked.shape, -1, dtype=np.int64)

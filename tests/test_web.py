@@ -2,16 +2,19 @@
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree, html
 
 from dailypapers.config import load_config
+from dailypapers.domain.papers import ListFilter
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ingest.run import ingest_daily_json
+from dailypapers.services.daily import TrendingWindow, trending, trending_window
 from dailypapers.storage import open_store
+from dailypapers.storage.daily import latest_day
 from dailypapers.web.app import create_app
 
 from .conftest import DATA, fresh_pg_database
@@ -173,11 +176,38 @@ def test_old_style_ids_and_markdown(client):
 
 
 def test_trending_explains_each_paper(client):
+    # The demo's newest listings are long past: the page says which days it ranks instead,
+    # and counts ages back from the end of the last of them, not from now.
     tree = page(client.get("/papers/trending"))
+    note = " ".join(tree.xpath("//p[@class='notice']")[0].text_content().split())
+    found = re.fullmatch(
+        r"Nothing was listed in the last 7 days: these are the newest 7 days with submissions "
+        r"\((\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)\), scored as of the end of \2\.",
+        note,
+    )
+    assert found, note
     whys = [p.text_content() for p in tree.xpath("//p[@class='why']")]
     assert whys and all(
-        re.match(r"Why it is here: \d+ upvotes?, listed \d+ h ago, score ", w) for w in whys
+        re.match(
+            rf"Why it is here: \d+ upvotes?, listed \d+ h before the end of {found[2]}, score ", w
+        )
+        for w in whys
     )
+
+
+def test_a_quiet_site_ranks_its_newest_days_as_of_their_end(catalog):
+    config = load_config(environ={})
+    with catalog.connect() as conn:
+        newest = latest_day(conn)
+    end = datetime.combine(newest + timedelta(days=1), time(0), tzinfo=UTC)
+    lively = end + timedelta(days=3)  # the newest day is inside the last 7 days
+    window = trending_window(catalog, config, lively)
+    assert window == TrendingWindow(newest - timedelta(days=6), newest, lively, False)
+    quiet = trending_window(catalog, config, end + timedelta(days=400))
+    assert quiet == TrendingWindow(newest - timedelta(days=6), newest, end, True)
+    ranked = trending(catalog, config, ListFilter(), end + timedelta(days=400))
+    assert ranked == trending(catalog, config, ListFilter(), end)  # the same list and scores
+    assert all(t.why.age_hours <= 7 * 24 for t in ranked)
 
 
 def test_hostile_strings_are_shown_as_text(client):

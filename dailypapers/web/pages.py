@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from ..domain.errors import NotFound
 from ..domain.papers import DailyItem, ListFilter, PaperFilter
 from ..domain.ranking import TrendingScore
-from ..services.daily import trending, trending_score
+from ..services.daily import trending, trending_score, trending_window
 from ..services.library import saved_papers
 from ..storage.comments import thread
 from ..storage.daily import (
@@ -54,6 +54,8 @@ class ListPage:
     following: tuple[str, str] | None = None
     categories: list[tuple[str, int]] = field(default_factory=list)
     why: dict[str, TrendingScore] = field(default_factory=dict)
+    note: str | None = None  # said under the heading (a quiet site's trending window)
+    scored_as_of: str | None = None  # where "listed N h ago" would be wrong: "before ..."
 
 
 def _render(request: Request, site: Site, page: ListPage) -> Response:
@@ -178,8 +180,19 @@ def month_page(request: Request, site: SiteDep, month: str) -> Response:
 @router.get("/papers/trending")
 def trending_page(request: Request, site: SiteDep) -> Response:
     filters = params.paper_filter(request)
-    ranked = trending(site.store, site.config, ListFilter(papers=filters), site.clock())
+    now = site.clock()
+    window = trending_window(site.store, site.config, now)
+    ranked = trending(site.store, site.config, ListFilter(papers=filters), now)
     ranked = ranked[:PAGE_SIZE]
+    note = as_of = None
+    if window is not None and window.quiet:
+        days = site.config.trending_window_days
+        as_of = f"the end of {window.last.isoformat()}"
+        note = (
+            f"Nothing was listed in the last {days} days: these are the newest {days} days "
+            f"with submissions ({window.first.isoformat()} to {window.last.isoformat()}), "
+            f"scored as of {as_of}."
+        )
     with site.store.connect() as conn:
         categories = category_counts(conn, ListFilter())
     return _render(
@@ -197,6 +210,8 @@ def trending_page(request: Request, site: SiteDep) -> Response:
             total=len(ranked),
             categories=categories,
             why={t.item.arxiv_id: t.why for t in ranked},
+            note=note,
+            scored_as_of=as_of,
         ),
     )
 

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-test run test lint bench clean chromium
+.PHONY: setup setup-test run test lint bench clean chromium nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,14 +37,22 @@ lint: setup-test
 	$(BIN)/ruff format --check dailypapers tests bench
 	$(BIN)/mypy
 
-# Browser tests drive Debian's chromium (a browser download would fail on our machines).
+# Browser tests drive Debian's chromium (a browser download would fail on our machines);
+# tests/test_proxy.py runs the nginx configuration of docs/operating.md with Debian's nginx.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: setup-test lint chromium
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null || \
+	  echo "nginx did not install: tests/test_proxy.py will be skipped"; }
+
+test: setup-test lint chromium nginx
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup-test

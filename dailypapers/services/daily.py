@@ -60,10 +60,18 @@ def trending_window(store: Store, config: Config, now: datetime) -> TrendingWind
     return TrendingWindow(newest - days, newest, as_of, quiet)
 
 
-def trending(store: Store, config: Config, where: ListFilter, now: datetime) -> list[Trending]:
-    """Papers of the trending window (`trending_window`) passing `where`'s paper filter,
-    highest score first, each with its score as of the window's `as_of`."""
-    window = trending_window(store, config, now)
+def trending(
+    store: Store,
+    config: Config,
+    where: ListFilter,
+    now: datetime,
+    window: TrendingWindow | None = None,
+) -> list[Trending]:
+    """Papers of the trending window (`trending_window`, or `window` when the caller already
+    read it) passing `where`'s paper filter, highest score first, each with its score as of
+    the window's `as_of`."""
+    if window is None:
+        window = trending_window(store, config, now)
     if window is None:
         return []
     days = ListFilter(window.first, window.last, where.papers, where.submitter)

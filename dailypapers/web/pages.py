@@ -182,7 +182,7 @@ def trending_page(request: Request, site: SiteDep) -> Response:
     filters = params.paper_filter(request)
     now = site.clock()
     window = trending_window(site.store, site.config, now)
-    ranked = trending(site.store, site.config, ListFilter(papers=filters), now)
+    ranked = trending(site.store, site.config, ListFilter(papers=filters), now, window)
     ranked = ranked[:PAGE_SIZE]
     note = as_of = None
     if window is not None and window.quiet:

@@ -484,3 +484,51 @@ def test_a_harvest_whose_worker_is_killed_is_finished_by_another(pg_server, tmp_
     assert dump_catalog(store) == dump_catalog(reference)
     store.close()
     reference.close()
+
+
+# --- what the operator sees: the admin page and the metrics -----------------------------------
+
+
+def test_admin_page_and_metrics_show_the_record(store, tmp_path):
+    from fastapi.testclient import TestClient
+    from lxml import html
+
+    from dailypapers.domain.accounts import hash_password
+    from dailypapers.web.app import create_app
+
+    from .test_limits import csrf_of
+    from .test_ops import samples
+
+    password = "a long enough password"
+    started = datetime(2026, 12, 3, 2, 0)
+    with store.begin() as conn:
+        create_user(conn, "root", "root@example.org", hash_password(password), is_admin=True)
+        failed = claim_run(conn, "harvest", started, 1, "web1", 41, started)
+        finish_run(conn, failed, FAILED, started, 2.5, error="OAI-PMH error badArgument: no")
+        done = claim_run(conn, "harvest", started, 2, "web1", 41, started)
+        finish_run(conn, done, OK, started + timedelta(minutes=2), 4.0, counts={"new": 22})
+    config = load_config(
+        environ={"DAILYPAPERS_DATA_DIR": str(tmp_path), "DAILYPAPERS_METRICS_ENABLED": "true"},
+        env_file=None,
+    )
+    client = TestClient(create_app(config, store), client=("127.0.0.1", 40000))
+    assert client.get("/admin/jobs").status_code == 401
+    form = client.get("/login")
+    client.post("/login", data={"csrf_token": csrf_of(form), "login": "root", "password": password})
+
+    page = html.fromstring(client.get("/admin/jobs").text)
+    row = page.xpath("//tr[contains(@class, 'job-harvest')]")[0]
+    assert "ok (try 2)" in " ".join(row.xpath("./td[4]//text()")).replace("\n", " ")
+    assert row.xpath("./td[5]/text()") == ["4.0 s"]
+    assert len(page.xpath("//table[contains(@class, 'job-runs')]/tbody/tr")) == 2
+    listed = {job["name"]: job for job in client.get("/admin/jobs.json").json()}
+    assert listed["harvest"]["last_run"]["counts"] == {"new": 22}
+    assert listed["backup"]["off_reason"] == "backup_dir is empty"
+
+    found = samples(client.get("/metrics").text)
+    assert found[("dailypapers_job_runs", (("job", "harvest"), ("outcome", "failed")))] == 1
+    assert found[("dailypapers_job_runs", (("job", "harvest"), ("outcome", "ok")))] == 1
+    assert found[("dailypapers_job_last_failed", (("job", "harvest"),))] == 0
+    assert found[("dailypapers_job_last_duration_seconds", (("job", "harvest"),))] == 4.0
+    ended = datetime(2026, 12, 3, 2, 2, tzinfo=UTC).timestamp()
+    assert found[("dailypapers_job_last_success_timestamp_seconds", (("job", "harvest"),))] == ended

@@ -36,6 +36,7 @@ from . import (
     follows,
     follows_api,
     foryou,
+    jobs,
     library,
     ops,
     pages,
@@ -151,6 +152,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(auth.router)
     app.include_router(digests.router)
+    app.include_router(jobs.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(library.router)
     app.include_router(foryou.router)

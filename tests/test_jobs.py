@@ -486,6 +486,29 @@ def test_a_harvest_whose_worker_is_killed_is_finished_by_another(pg_server, tmp_
     reference.close()
 
 
+@pytest.mark.slow
+def test_serve_on_postgresql_runs_a_worker_beside_a_dailypapers_worker(pg_server, tmp_path):
+    database_url = fresh_pg_database(pg_server)
+    with oai_server() as server:
+        oai = server.url + "/oai"
+        env = pg_job_env(database_url, tmp_path / "web", oai, harvest_schedule="2")
+        worker = start_worker(
+            pg_job_env(database_url, tmp_path / "w", oai, harvest_schedule="2"),
+            tmp_path / "worker.log",
+        )
+        try:
+            with running_serve(env, "--set", "index_interval_seconds=0") as _site:
+                wait_for(
+                    lambda: {r["pid"] for r in runs_of(database_url, "harvest")} - {worker.pid},
+                    what="the worker inside serve to take a harvest",
+                )
+        finally:
+            stop([worker])
+        runs = runs_of(database_url, "harvest")
+    assert [run["attempt"] for run in runs] == [1] * len(runs)
+    assert len({run["period_start"] for run in runs}) == len(runs)
+
+
 # --- what the operator sees: the admin page and the metrics -----------------------------------
 
 

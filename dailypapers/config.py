@@ -175,6 +175,33 @@ def _header_name(text: str) -> str:
     return name
 
 
+def _schedule(text: str) -> str:
+    from .domain.schedules import check_schedule
+
+    return check_schedule(text)
+
+
+def _interval(text: str) -> int:
+    """A schedule in seconds only (no daily time, not off): how often a check runs."""
+    from .domain.schedules import parse_schedule
+
+    found = parse_schedule(text)
+    if found is None or found.offset or not text.strip().isdigit():
+        raise ValueError("must be seconds that divide a minute, an hour or a day (like 30)")
+    return found.seconds
+
+
+def _oai_sets(text: str) -> str:
+    """`cs, physics:hep-th` -> `cs,physics:hep-th`: OAI-PMH set specs, comma-separated."""
+    import re
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        if not re.fullmatch(r"[a-z][a-z-]*(:[A-Za-z][A-Za-z.-]*)*", item):
+            raise ValueError(f"{item!r} is not an OAI-PMH set like cs or physics:hep-th")
+    return ",".join(dict.fromkeys(items))
+
+
 def setting(default: T, parse: Callable[[str], T], help: str, *, secret: bool = False) -> T:
     """One row of the table: a `Config` field whose default and parser must agree with the
     field's declared type (mypy checks both). `parse` turns the text of a flag, env var or
@@ -334,7 +361,7 @@ class Config:
     index_interval_seconds: float = setting(
         60.0,
         _positive_float,
-        "How often `serve` brings the search indexes up to date; 0 turns it off",
+        "How often each `serve` process brings its keyword index up to date; 0 turns it off",
     )
     follows_max: int = setting(
         200, _positive_int, "Categories, authors, searches and organisations one account may follow"
@@ -411,6 +438,59 @@ class Config:
         "Who may read /metrics besides loopback: IPs or networks, comma-separated, or *",
     )
 
+    # Scheduled jobs (dailypapers/jobs/; docs/operating.md "Jobs"). A schedule is seconds
+    # dividing a minute, an hour or a day, or HH:MM once a day (UTC); empty or 0 is off.
+    scheduler: bool = setting(
+        True,
+        _bool,
+        "`serve` runs the scheduled jobs (on PostgreSQL: a worker in each serve process too)",
+    )
+    # The daily list the demo shows is Hugging Face's, computer science papers: the set `cs`.
+    harvest_sets: str = setting(
+        "cs", _oai_sets, "OAI-PMH sets the harvest job fetches, comma-separated; empty: off"
+    )
+    harvest_schedule: str = setting(
+        "02:00",
+        _schedule,
+        "When the harvest runs: HH:MM (UTC) daily, or seconds; arXiv announces near 00:00 UTC",
+    )
+    harvest_days: int = setting(
+        3, _positive_int, "Days back the first harvest of a set starts from"
+    )
+    embeddings_schedule: str = setting(
+        "60", _schedule, "How often new papers are embedded (once per cluster); 0: off"
+    )
+    digests_schedule: str = setting(
+        "300", _schedule, "How often due digests are sent (needs mail settings); 0: off"
+    )
+    cleanup_schedule: str = setting(
+        "3600",
+        _schedule,
+        "How often expired sessions, confirmations, rate-limit rows and old job runs go",
+    )
+    backup_dir: str = setting(
+        "", str, "Folder for the nightly backups (one dated folder each); empty: no backups"
+    )
+    backup_schedule: str = setting("03:00", _schedule, "When the nightly backup runs (UTC)")
+    backup_keep: int = setting(14, _positive_int, "Nightly backups kept in backup_dir")
+    job_max_attempts: int = setting(
+        4, _positive_int, "Tries of a failing job in one period before it waits for the next"
+    )
+    job_retry_seconds: float = setting(
+        60.0, _positive_float, "Wait before a failed job's second try; doubles after each try"
+    )
+    job_runs_keep_days: int = setting(
+        30, _positive_int, "Days the record of finished job runs is kept"
+    )
+    job_heartbeat_seconds: float = setting(
+        10.0, _positive_float, "PostgreSQL workers: seconds between heartbeats"
+    )
+    job_stalled_seconds: int = setting(
+        60,
+        _interval,
+        "PostgreSQL workers: a worker silent this long is dead and its job runs again",
+    )
+
     # The first admin, made by `serve` at start-up (services/first_admin.py).
     admin_user: str = setting(
         "", str, "Username of an admin `serve` creates at start-up unless an account has it"
@@ -435,6 +515,11 @@ class Config:
             raise ConfigError("set smtp_password or smtp_password_file, not both")
         if self.admin_password and self.admin_password_file:
             raise ConfigError("set admin_password or admin_password_file, not both")
+        if self.job_heartbeat_seconds >= self.job_stalled_seconds:
+            raise ConfigError(
+                "job_heartbeat_seconds must be shorter than job_stalled_seconds, or every "
+                "busy worker would look dead"
+            )
 
     def source(self, name: str) -> str:
         """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""

@@ -149,10 +149,13 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path):
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's DAILYPAPERS_* variables or .env file."""
+    """No test reads the developer's DAILYPAPERS_* variables or .env file. And a `serve`
+    started by a test runs no scheduled jobs unless the test asks (tests/test_jobs.py): the
+    harvest would go to arXiv, and the embeddings would load the model into every server."""
     for key in list(os.environ):
         if key.startswith("DAILYPAPERS_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("DAILYPAPERS_SCHEDULER", "false")
     monkeypatch.chdir(tmp_path)
 
 

@@ -14,8 +14,9 @@ ALLOWED = {
     "ingest": {"domain", "storage"},
     "search": {"domain", "storage", "config"},
     "services": {"domain", "storage", "ingest", "search", "config", "ratelimit"},
-    "web": {"domain", "storage", "services", "search", "ingest", "config", "ratelimit"},
-    "cli": {"domain", "storage", "services", "search", "ingest", "config"},
+    "jobs": {"domain", "storage", "services", "search", "ingest", "config"},
+    "web": {"domain", "storage", "services", "search", "ingest", "config", "ratelimit", "jobs"},
+    "cli": {"domain", "storage", "services", "search", "ingest", "config", "jobs"},
 }
 
 

@@ -406,6 +406,7 @@ def test_two_workers_share_their_counts_and_log_json_to_stdout(tmp_path):
         "DAILYPAPERS_LOG_FORMAT": "json",
         "DAILYPAPERS_LOG_LEVEL": "INFO",
         "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "0",
+        "DAILYPAPERS_SCHEDULER": "false",
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     log_path = tmp_path / "stdout.log"

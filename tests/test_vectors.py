@@ -425,8 +425,9 @@ def test_a_round_brings_every_index_up_to_date(tmp_path, store, embedder):
 
 
 def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
-    """The web process's own indexer: a paper written after start-up is found by keyword
-    and has a vector after one round, with nobody running `dailypapers index`."""
+    """The web process's own jobs: a paper written after start-up is found by keyword after
+    one keyword-index round and has a vector from the embeddings job, with nobody running
+    `dailypapers index`."""
     import time
 
     from dailypapers.storage import open_store
@@ -439,6 +440,8 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
             "DAILYPAPERS_DATA_DIR": str(tmp_path),
             "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "3600",
             "DAILYPAPERS_PAGE_CACHE_SECONDS": "0",
+            "DAILYPAPERS_HARVEST_SETS": "",
+            "DAILYPAPERS_EMBEDDINGS_SCHEDULE": "1",
         }
     )
     app = create_app(config, store, background_index=True, embedder=embedder)
@@ -452,23 +455,31 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
         source="api",
     )
     with TestClient(app) as client:
-        app.state.site.indexer.wake()
+        jobs = app.state.site.process_jobs
+        jobs.wake()
         deadline = time.monotonic() + 60
-        while app.state.site.indexer.rounds < 1 and time.monotonic() < deadline:
+        while jobs.rounds < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         with store.begin() as conn:
             write_papers(conn, [newcomer])
         before = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
         assert "2401.00042" not in [hit["paper"]["id"] for hit in before]
-        rounds = app.state.site.indexer.rounds
-        app.state.site.indexer.wake()
-        while app.state.site.indexer.rounds <= rounds and time.monotonic() < deadline:
+        rounds = jobs.rounds
+        jobs.wake()
+        while jobs.rounds <= rounds and time.monotonic() < deadline:
             time.sleep(0.1)
         found = client.get("/api/papers/search", params={"q": "zymurgical sourdough"}).json()
         assert [hit["paper"]["id"] for hit in found][:1] == ["2401.00042"]
-    with store.connect() as conn:
-        assert vector_of(conn, "2401.00042", embedder.name) is not None
-    assert not app.state.site.indexer._thread.is_alive()  # stopped with the app
+
+        def embedded() -> bool:
+            with store.connect() as conn:
+                return vector_of(conn, "2401.00042", embedder.name) is not None
+
+        while not embedded() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert embedded()
+    assert not jobs._thread.is_alive()  # stopped with the app
+    assert not app.state.site.scheduler._thread.is_alive()
     store.close()
 
 

@@ -2,7 +2,8 @@
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
 follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
-settings.py (config show), digest.py (digest send, status) and backups.py (backup, restore);
+settings.py (config show), digest.py (digest send, status), backups.py (backup, restore) and
+jobs.py (jobs, jobs run, worker);
 common.py holds what they share, exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
@@ -22,6 +23,7 @@ from . import (
     follows,
     foryou,
     ingest,
+    jobs,
     library,
     search,
     serve,
@@ -73,6 +75,8 @@ cli.add_command(serve.serve)
 cli.add_command(digest.digest)
 cli.add_command(backups.backup)
 cli.add_command(backups.restore)
+cli.add_command(jobs.jobs)
+cli.add_command(jobs.worker)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """`serve`: run the web site and the JSON API under uvicorn, with settings handed to its
 worker processes through the environment, X-Forwarded-For believed only from the
 `trusted_proxies`, logs on stdout (services/logs.py), with metrics on and several workers,
-the folder where they share their counts (services/metrics.py), and the first admin from
-`admin_user` (services/first_admin.py), made once before the workers start."""
+the folder where they share their counts (services/metrics.py), the first admin from
+`admin_user` (services/first_admin.py), made once before the workers start, and the
+scheduled jobs in each worker (web/app.py `start_jobs`)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,15 @@ from .common import EXIT_USAGE, err, open_store_or_exit
     type=click.IntRange(1, 64),
     help="Worker processes (one per core is a good start).",
 )
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=None,
+    help="Run the scheduled jobs (harvest, embeddings, digests, cleanup, backup) in this "
+    "serve; default: the scheduler setting (on). Each process keeps its keyword index either way.",
+)
 @click.pass_obj
-def serve(cfg: Config, host: str, port: int, workers: int) -> None:
-    """Run the web site and the JSON API."""
+def serve(cfg: Config, host: str, port: int, workers: int, scheduler: bool | None) -> None:
+    """Run the web site and the JSON API, and the scheduled jobs (`dailypapers jobs`)."""
     import os
 
     import uvicorn
@@ -43,6 +50,8 @@ def serve(cfg: Config, host: str, port: int, workers: int) -> None:
     from ..services.logs import configure_logging
     from ..services.metrics import MULTIPROCESS_ENV, prepare_multiprocess_dir
 
+    if scheduler is not None:  # exported to the workers below, as every flag is
+        cfg = cfg.with_overrides(scheduler=scheduler)
     configure_logging(cfg)  # uvicorn's own lines too: log_config=None below leaves them to us
     store = open_store_or_exit(cfg)  # migrate once, and fail here rather than in every worker
     try:

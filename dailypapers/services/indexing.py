@@ -1,20 +1,20 @@
 """Keeping the search indexes current: one round brings the keyword index, the embeddings and
 the vector index beside the database up to date with the catalog. `dailypapers index`, an
-ingest run, `serve`'s background thread and any scheduler all run the same round.
+ingest run and the scheduled jobs (dailypapers/jobs/) all run the same round.
 
 A file lock in the data folder makes sure one process at a time does this, whether a web worker
-or `dailypapers index`: a background round finds it taken and skips, a command waits for it.
-Inside `serve`, every `index_interval_seconds` and soon after a paper is submitted (`wake`),
-one web worker runs a round that embeds at most EMBED_PER_ROUND new papers and rewrites the
-usearch index (SQLite) only once enough new vectors wait (until then searches compare them
-exactly; see search/ann.py), so searches in the same process stay quick. Big backfills (a fresh
+or `dailypapers index`: the others wait for it (a call without `on_wait` returns at once).
+Inside `serve` the round is split: every process brings its own keyword index up to date every
+`index_interval_seconds` and soon after a paper is submitted (the `keyword-index` job), and the
+`embeddings` job, once for the whole site, embeds at most EMBED_PER_ROUND new papers a run and
+rewrites the usearch index (SQLite) only once enough new vectors wait (until then searches
+compare them exactly; see search/ann.py), so searches stay quick. Big backfills (a fresh
 snapshot of a million papers) belong to `dailypapers index` in a shell or cron.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,22 +70,26 @@ def update_indexes(
     background: bool = False,
     progress: StageProgress | None = None,
     on_wait: Callable[[], None] | None = None,
+    keyword: bool = True,
 ) -> IndexRound | None:
     """One round of index upkeep; with no `embedder`, the keyword index alone.
 
     `rebuild` starts the indexes beside the database again from the catalog. `background`
     rewrites the vector index only when it is due (many vectors waiting, or an hour) instead
-    of every time. The lock: with `on_wait`, wait for another process's round (calling
-    `on_wait` first); without, return None at once when another process holds it.
+    of every time. `keyword=False` leaves the keyword index alone (the embeddings job, which
+    runs once per cluster, while each machine keeps its own keyword index). The lock: with
+    `on_wait`, wait for another process's round (calling `on_wait` first); without, return
+    None at once when another process holds it.
     """
+    options = (rebuild, embed_limit, background, progress, keyword)
     with index_lock(config.data_dir, wait=False) as held:
         if held:
-            return _round(store, config, embedder, rebuild, embed_limit, background, progress)
+            return _round(store, config, embedder, *options)
     if on_wait is None:
         return None
     on_wait()
     with index_lock(config.data_dir, wait=True):
-        return _round(store, config, embedder, rebuild, embed_limit, background, progress)
+        return _round(store, config, embedder, *options)
 
 
 def _round(
@@ -96,6 +100,7 @@ def _round(
     embed_limit: int | None,
     background: bool,
     progress: StageProgress | None,
+    with_keyword: bool = True,
 ) -> IndexRound:
     started = time.perf_counter()
 
@@ -104,9 +109,12 @@ def _round(
             return None
         return lambda done, total: progress(name, done, total)
 
-    keyword = KeywordIndex.for_data_dir(config.data_dir)
-    tick = stage("keyword index")
-    indexed = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+    indexed = searchable = 0
+    if with_keyword:  # else not even opened: opening makes an empty index folder
+        keyword = KeywordIndex.for_data_dir(config.data_dir)
+        tick = stage("keyword index")
+        indexed = keyword.rebuild(store, tick) if rebuild else keyword.update(store, tick)
+        searchable = keyword.count()
     embedded = vectors = 0
     vectors_indexed: int | None = None
     if embedder is not None:
@@ -125,74 +133,10 @@ def _round(
         vectors_indexed = semantic.index_size()
     return IndexRound(
         keyword=indexed,
-        searchable=keyword.count(),
+        searchable=searchable,
         embedded=embedded,
         vectors=vectors,
         vectors_indexed=vectors_indexed,
         seconds=time.perf_counter() - started,
         model=embedder.name if embedder is not None else None,
     )
-
-
-class BackgroundIndexer:
-    """A daemon thread running an `update_indexes` round every `interval` seconds and on
-    `wake`, skipping rounds another process is running."""
-
-    def __init__(
-        self, store: Store, config: Config, embedder: Embedder | None, interval: float
-    ) -> None:
-        self.store, self.config, self.embedder = store, config, embedder
-        self.interval = interval
-        self.rounds = 0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="search-indexer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Run a round soon (a paper was submitted)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                done = update_indexes(
-                    self.store,
-                    self.config,
-                    self._embedder(),
-                    embed_limit=EMBED_PER_ROUND,
-                    background=True,
-                )
-            except Exception:  # a bad round must not end the thread; the next one retries
-                log.exception("search index round failed")
-                continue
-            self.rounds += 1
-            if done is not None and (done.keyword or done.embedded or done.vectors):
-                log.info(
-                    "search indexes: %d papers re-indexed, %d embedded, %d vectors added in %.1f s",
-                    done.keyword,
-                    done.embedded,
-                    done.vectors,
-                    done.seconds,
-                )
-
-    def _embedder(self) -> Embedder | None:
-        """The shared embedder, or None when the semantic extra is not installed."""
-        if self.embedder is None:
-            return None
-        if not self.embedder.is_installed():
-            log.warning("semantic search is not installed: the indexer keeps keywords only")
-            self.embedder = None
-        return self.embedder

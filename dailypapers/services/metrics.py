@@ -41,11 +41,13 @@ from prometheus_client.registry import Collector
 
 from .. import __version__
 from ..config import Config
+from ..domain.jobs import FAILED, RUNNING, JobRun
 from ..search.vector import model_name
 from ..storage import Store
 from ..storage.digests import digest_counts
 from ..storage.harvest import newest_datestamp
 from ..storage.health import ping
+from ..storage.jobs import last_successes, latest_runs, run_totals
 from ..storage.vectors import count_pending
 
 log = logging.getLogger(__name__)
@@ -144,9 +146,14 @@ class CatalogCollector(Collector):
     - dailypapers_papers_waiting_for_embeddings: visible papers without a current vector
     - dailypapers_digests{status}: digests in each state (sent, failed, retry, ...)
 
-    Job runs, failures and durations belong here too once a job runner exists (issue 12,
-    "Jobs that run themselves"): read from its table at scrape time like these, so every
-    worker reports the same numbers.
+    - dailypapers_job_runs{job, outcome}: tries of each job in the record (job_runs keeps
+      `job_runs_keep_days` days), by outcome (ok, failed, running)
+    - dailypapers_job_run_seconds{job, outcome}: their summed duration
+    - dailypapers_job_last_success_timestamp_seconds{job}, dailypapers_job_last_duration_seconds
+      {job}, dailypapers_job_last_failed{job} (1 when the latest finished try failed)
+
+    Jobs run in whichever process or machine took them, so they are read from job_runs like
+    the rest: every process reports the same numbers.
     """
 
     def __init__(
@@ -190,6 +197,9 @@ class CatalogCollector(Collector):
                 datestamp = newest_datestamp(conn)
                 waiting = count_pending(conn, self.model)
                 digests = digest_counts(conn)
+                totals = run_totals(conn)
+                latest = latest_runs(conn)
+                succeeded = last_successes(conn)
         except Exception as error:  # the scrape still answers, saying the database did not
             log.warning("metrics: the database did not answer: %s", error)
             database.add_metric([], 0)
@@ -216,4 +226,48 @@ class CatalogCollector(Collector):
         for status in ("sent", "failed", *sorted(set(digests) - {"sent", "failed"})):
             states.add_metric([status], digests.get(status, 0))
         found.append(states)
+        found.extend(_job_metrics(totals, latest, succeeded))
         return found
+
+
+def _job_metrics(
+    totals: list[tuple[str, str, int, float]],
+    latest: dict[str, JobRun],
+    succeeded: dict[str, datetime],
+) -> list[Metric]:
+    runs = GaugeMetricFamily(
+        "dailypapers_job_runs",
+        "Tries of each job in the record (job_runs_keep_days), by outcome",
+        labels=["job", "outcome"],
+    )
+    seconds = GaugeMetricFamily(
+        "dailypapers_job_run_seconds",
+        "Summed duration of those tries, by outcome",
+        labels=["job", "outcome"],
+    )
+    for job, outcome, count, total in totals:
+        runs.add_metric([job, outcome], count)
+        seconds.add_metric([job, outcome], total)
+    success = GaugeMetricFamily(
+        "dailypapers_job_last_success_timestamp_seconds",
+        "When each job's latest successful try ended (Unix time)",
+        labels=["job"],
+    )
+    for job, moment in sorted(succeeded.items()):
+        success.add_metric([job], moment.replace(tzinfo=UTC).timestamp())
+    duration = GaugeMetricFamily(
+        "dailypapers_job_last_duration_seconds",
+        "How long each job's latest finished try took",
+        labels=["job"],
+    )
+    failed = GaugeMetricFamily(
+        "dailypapers_job_last_failed",
+        "1 when each job's latest finished try failed, else 0",
+        labels=["job"],
+    )
+    for job, run in sorted(latest.items()):
+        if run.status == RUNNING or run.duration_seconds is None:
+            continue
+        duration.add_metric([job], run.duration_seconds)
+        failed.add_metric([job], 1 if run.status == FAILED else 0)
+    return [runs, seconds, success, duration, failed]

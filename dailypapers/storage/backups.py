@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import Store, StoreError, engine_url
+from .job_queue import drop_queue_schema
 from .schema import metadata
 from .stats import catalog_stats
 
@@ -85,6 +86,8 @@ def clear_for_restore(store: Store) -> list[str]:
             return full
         for table in reversed(ours):
             table.drop(conn)
+        if store.dialect == "postgresql":  # the job queue's rows are bookkeeping, not data
+            drop_queue_schema(conn)
         if "alembic_version" in present:
             conn.exec_driver_sql("DROP TABLE alembic_version")
     return []

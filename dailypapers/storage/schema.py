@@ -420,6 +420,29 @@ foryou_profiles = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
+# Scheduled jobs (storage/jobs.py, migration 0014): one row per try of a job in a period, on
+# both databases. On SQLite inserting attempt 1 of (job, period) is how the one scheduler
+# claims the period; on PostgreSQL Procrastinate decides who runs what, and these rows are
+# the record `dailypapers jobs`, the admin page and the metrics read. `counts` is the JSON
+# object of numbers the job returned.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("period_start", sa.DateTime, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running, ok or failed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("error", sa.Text),
+    sa.Column("counts", sa.Text),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.UniqueConstraint("job", "period_start", "attempt", name="uq_job_runs_job_period_attempt"),
+)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)
@@ -452,3 +475,4 @@ sa.Index("ix_digest_items_digest_id", digest_items.c.digest_id, digest_items.c.p
 sa.Index("ix_library_items_added", library_items.c.user_id, library_items.c.added_at)
 sa.Index("ix_library_items_arxiv_id", library_items.c.arxiv_id)
 sa.Index("ix_library_imports_user", library_imports.c.user_id, library_imports.c.created_at)
+sa.Index("ix_job_runs_job_started_at", job_runs.c.job, job_runs.c.started_at)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..domain.digests import ACTIVE, PAUSED, Subscription
+from ..domain.digests import ACTIVE, PAUSED, PENDING, Subscription
 from ..domain.errors import Conflict
 from .schema import subscriptions
 
@@ -145,3 +145,20 @@ def count_subscriptions(conn: Connection) -> dict[str, int]:
     """How many subscriptions are in each state, e.g. {"active": 12, "pending": 3}."""
     query = sa.select(subscriptions.c.status, sa.func.count()).group_by(subscriptions.c.status)
     return {status: int(count) for status, count in conn.execute(query)}
+
+
+def delete_unconfirmed(conn: Connection, sent_before: datetime) -> int:
+    """Delete visitors' subscriptions that were never confirmed and whose last confirmation
+    mail (else the request) is older than `sent_before`: their link has expired, so nothing
+    will ever be sent to the address, and the site need not keep it. Account holders' rows
+    and any subscription confirmed once stay. How many."""
+    sent = sa.func.coalesce(subscriptions.c.confirm_sent_at, subscriptions.c.created_at)
+    result = conn.execute(
+        sa.delete(subscriptions).where(
+            subscriptions.c.status == PENDING,
+            subscriptions.c.user_id.is_(None),
+            subscriptions.c.confirmed_at.is_(None),
+            sent < sent_before,
+        )
+    )
+    return int(result.rowcount or 0)

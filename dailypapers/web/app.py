@@ -4,6 +4,8 @@ error handlers (web/errors.py) that keep stack traces away from users."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -19,7 +21,6 @@ from swagger_ui_bundle import swagger_ui_path
 from .. import __version__
 from ..config import Config
 from ..search.vector import Embedder, embedder_for
-from ..services.indexing import BackgroundIndexer
 from ..services.limits import StoreLimiter
 from ..services.mail import mail_enabled
 from ..services.metrics import Metrics
@@ -35,6 +36,7 @@ from . import (
     follows,
     follows_api,
     foryou,
+    jobs,
     library,
     ops,
     pages,
@@ -94,8 +96,9 @@ def create_app(
     embedder: Embedder | None = None,
 ) -> FastAPI:
     """The site on `store` (opened from `config.database_url` when not given). With
-    `background_index` (as `serve` runs it), a thread keeps the search indexes current
-    every `index_interval_seconds`. `embedder` is for tests that share one loaded model."""
+    `background_index` (as `serve` runs it), the process keeps its keyword index current
+    (every `index_interval_seconds`) and, with the `scheduler` setting on, runs the
+    scheduled jobs (dailypapers/jobs/). `embedder` is for tests that share one loaded model."""
     store = store or open_store(config.database_url)
     # Loads the model on the first search that needs it, not at start-up. One thread: a short
     # query embeds about as fast on one core, and the other cores stay free for the keyword
@@ -112,14 +115,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if background_index and config.index_interval_seconds > 0:
-            site.indexer = BackgroundIndexer(store, config, embedder, config.index_interval_seconds)
-            site.indexer.start()
-        if background_index:  # imports a stopped process left half-fetched
-            library.fetcher(site).resume()
+        if background_index:
+            await start_jobs(site, embedder)
+            library.fetcher(site).resume()  # imports a stopped process left half-fetched
         yield
-        if site.indexer is not None:
-            site.indexer.stop()
+        await stop_jobs(site)
         if site.library_fetcher is not None:
             site.library_fetcher.stop()
 
@@ -152,6 +152,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(auth.router)
     app.include_router(digests.router)
+    app.include_router(jobs.router)
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(library.router)
     app.include_router(foryou.router)
@@ -193,6 +194,39 @@ def create_app(
         log_requests=config.log_requests,
     )
     return app
+
+
+async def start_jobs(site: Site, embedder: Embedder) -> None:
+    """This process's jobs (dailypapers/jobs/): its own keyword index always; with the
+    `scheduler` setting, the site-wide jobs too: on SQLite a thread that runs them while this
+    process holds the jobs lock, on PostgreSQL a Procrastinate worker on this event loop."""
+    from ..jobs.local import PeriodScheduler, ProcessJobs
+
+    store, config = site.store, site.config
+    site.process_jobs = ProcessJobs(store, config)
+    site.process_jobs.start()
+    if not config.scheduler:
+        return
+    if store.dialect == "sqlite":
+        site.scheduler = PeriodScheduler(
+            store, config, embedder=embedder, catalog_changed=site.process_jobs.wake
+        )
+        site.scheduler.start()
+    else:
+        from ..jobs.queue import build_app, start_worker_task
+
+        site.worker = start_worker_task(build_app(store, config, embedder=embedder), config)
+
+
+async def stop_jobs(site: Site) -> None:
+    if site.worker is not None:
+        site.worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await site.worker
+    if site.scheduler is not None:
+        site.scheduler.stop()
+    if site.process_jobs is not None:
+        site.process_jobs.stop()
 
 
 def app_from_env() -> FastAPI:

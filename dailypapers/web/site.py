@@ -1,5 +1,5 @@
 """What every route may use, typed: the settings, the store, the searcher, the rate limiter,
-the templates, the clock and the background indexer, gathered in one Site built by create_app.
+the templates, the clock and the process's jobs, gathered in one Site built by create_app.
 Routes ask for it as a dependency (`site: SiteDep`) instead of reading `request.app.state`."""
 
 from __future__ import annotations
@@ -8,17 +8,19 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from ..config import Config
 from ..ratelimit import Limiter
-from ..services.indexing import BackgroundIndexer
 from ..services.library import ImportFetcher
 from ..services.searching import Searcher
 from ..storage import Store
+
+if TYPE_CHECKING:
+    from ..jobs.local import PeriodScheduler, ProcessJobs
 
 
 @dataclass
@@ -29,7 +31,9 @@ class Site:
     limiter: Limiter
     templates: Jinja2Templates
     clock: Callable[[], datetime]
-    indexer: BackgroundIndexer | None = None
+    process_jobs: ProcessJobs | None = None  # this process's keyword index (jobs/local.py)
+    scheduler: PeriodScheduler | None = None  # the site-wide jobs on SQLite
+    worker: asyncio.Task[None] | None = None  # the site-wide jobs on PostgreSQL
     library_fetcher: ImportFetcher | None = None  # web/library.py makes it on first use
     # How a request waits (a login over its account's budget): on the event loop, so a flood
     # of slowed logins holds no worker thread. Tests record the waits instead.
@@ -44,9 +48,9 @@ class Site:
         return (self.config.base_url or str(request.base_url)).rstrip("/")
 
     def paper_listed(self) -> None:
-        """A paper joined the list: have the indexer make it searchable in seconds."""
-        if self.indexer is not None:
-            self.indexer.wake()
+        """A paper joined the list: have the keyword index make it searchable in seconds."""
+        if self.process_jobs is not None:
+            self.process_jobs.wake()
 
 
 def site_of(request: Request) -> Site:

@@ -204,6 +204,11 @@ class Config:
     arxiv_api_endpoint: str = setting(
         "https://export.arxiv.org/api/query", _http_url, "arXiv query API URL"
     )
+    arxiv_rss_endpoint: str = setting(
+        "https://rss.arxiv.org/rss",
+        _http_url,
+        "arXiv announcement feeds; categories are appended: <url>/cs.AI+cs.CL",
+    )
     request_delay: float = setting(
         3.0, _positive_float, "Seconds between requests to arXiv (its terms ask for 3)"
     )

@@ -303,6 +303,12 @@ class Config:
         _positive_float,
         "How long pages for anonymous readers are reused; 0 turns the cache off",
     )
+    cache_check_seconds: float = setting(
+        1.0,
+        _positive_float,
+        "How often each process asks the database whether another one changed what anonymous "
+        "pages show (then its page cache is emptied); 0: before every answer from the cache",
+    )
     proxy_cache_seconds: int = setting(
         30,
         _count,

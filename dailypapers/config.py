@@ -1,9 +1,11 @@
 """Settings: one table, loaded once and passed down as a typed object.
 
 Lookup order for each setting: `--set name=value` on the command line, the environment variable
-`DAILYPAPERS_<NAME>`, the `.env` file in the working directory, the default. A bad value stops
-startup with a message naming the key. Secrets print as `****`. docs/configuration.md documents
-every entry (a test checks).
+`DAILYPAPERS_<NAME>`, the `.env` file in the working directory, the default. Wherever a value
+may be given, `DAILYPAPERS_<NAME>_FILE=path` may name a file holding it instead (a Docker or
+systemd secret), unless `<name>_file` is itself a setting. A bad value stops startup with a
+message naming the key. Secrets print as `****`. docs/configuration.md documents every entry
+(a test checks).
 """
 
 from __future__ import annotations
@@ -231,6 +233,11 @@ class Config:
     arxiv_api_endpoint: str = setting(
         "https://export.arxiv.org/api/query", _http_url, "arXiv query API URL"
     )
+    arxiv_rss_endpoint: str = setting(
+        "https://rss.arxiv.org/rss",
+        _http_url,
+        "arXiv announcement feeds; categories are appended: <url>/cs.AI+cs.CL",
+    )
     request_delay: float = setting(
         3.0, _positive_float, "Seconds between requests to arXiv (its terms ask for 3)"
     )
@@ -322,6 +329,12 @@ class Config:
         10.0,
         _positive_float,
         "How long pages for anonymous readers are reused; 0 turns the cache off",
+    )
+    cache_check_seconds: float = setting(
+        1.0,
+        _positive_float,
+        "How often each process asks the database whether another one changed what anonymous "
+        "pages show (then its page cache is emptied); 0: before every answer from the cache",
     )
     proxy_cache_seconds: int = setting(
         30,
@@ -501,7 +514,8 @@ class Config:
     )
     admin_password: str = setting("", str, "admin_user's password", secret=True)
 
-    # Not a setting: where each value came from ("flag", "env" or ".env"); absent: "default".
+    # Not a setting: where each value came from ("flag", "env", ".env" or "file"); absent:
+    # "default".
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -522,7 +536,8 @@ class Config:
             )
 
     def source(self, name: str) -> str:
-        """Where the value of setting `name` came from: "flag", "env", ".env" or "default"."""
+        """Where the value of setting `name` came from: "flag", "env", ".env", "file" (a
+        `DAILYPAPERS_<NAME>_FILE` variable) or "default"."""
         if name not in BY_NAME:
             raise KeyError(name)
         return self._sources.get(name, "default")
@@ -604,11 +619,7 @@ def load_config(
     dotenv: dict[str, str | None] = {}
     if env_file is not None and env_file.is_file():
         dotenv = dict(dotenv_values(env_file))
-    unknown = [
-        k
-        for k in list(environ) + list(dotenv)
-        if k.startswith(PREFIX) and k[len(PREFIX) :].lower() not in BY_NAME
-    ]
+    unknown = [k for k in list(environ) + list(dotenv) if k.startswith(PREFIX) and not _known(k)]
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]} (see `dailypapers config show`)")
 
@@ -616,22 +627,62 @@ def load_config(
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         if setting.name in flags:
-            raw, source = flags[setting.name], "flag"
-        elif setting.env in environ:
-            raw, source = environ[setting.env], "env"
-        elif dotenv.get(setting.env) is not None:
-            raw, source = dotenv[setting.env], ".env"
+            raw, source, where = flags[setting.name], "flag", f"--set {setting.name}"
         else:
-            continue  # the field's default
+            found = _lookup(setting, environ, "env") or _lookup(setting, dotenv, ".env")
+            if found is None:
+                continue  # the field's default
+            raw, source, where = found
         try:
-            value = raw if not isinstance(raw, str) else setting.parse(raw.strip())
+            # A file's text is the value as it is (a secret may end in spaces); typed text
+            # loses its surrounding blanks.
+            text = raw if source == "file" else raw.strip() if isinstance(raw, str) else raw
+            value = setting.parse(text) if isinstance(text, str) else text
         except (ValueError, TypeError) as error:
-            where = {
-                "flag": f"--set {setting.name}",
-                "env": setting.env,
-                ".env": f"{setting.env} in .env",
-            }[source]
-            raise ConfigError(f"bad value for {setting.name} ({where}={raw!r}): {error}") from None
+            shown = "" if source == "file" else f"={raw!r}"  # never print a file's contents
+            raise ConfigError(f"bad value for {setting.name} ({where}{shown}): {error}") from None
         values[setting.name] = value
         sources[setting.name] = source
     return Config(**values, _sources=sources)
+
+
+def _file_variant(setting: Setting) -> str | None:
+    """`DAILYPAPERS_<NAME>_FILE`, or None when `<name>_file` is a setting of its own (such as
+    admin_password_file, read when it is used): that variable keeps its meaning."""
+    return None if f"{setting.name}_file" in BY_NAME else f"{setting.env}_FILE"
+
+
+def _known(key: str) -> bool:
+    name = key[len(PREFIX) :].lower()
+    if name in BY_NAME:
+        return True
+    base = BY_NAME.get(name.removesuffix("_file")) if name.endswith("_file") else None
+    return base is not None and _file_variant(base) == key
+
+
+def _lookup(
+    setting: Setting, variables: Mapping[str, str | None], place: str
+) -> tuple[str, str, str] | None:
+    """(text, source, where) for `setting` from the environment or .env: its variable, or the
+    file its `_FILE` variable names; None when neither is set there. Both set is an error."""
+    suffix = "" if place == "env" else " in .env"
+    value = variables.get(setting.env)
+    file_variable = _file_variant(setting)
+    path = variables.get(file_variable) if file_variable else None
+    if value is not None and path is not None:
+        raise ConfigError(f"set {setting.env} or {file_variable}{suffix}, not both")
+    if path is None:
+        return None if value is None else (value, place, setting.env + suffix)
+    assert file_variable is not None
+    where = f"{file_variable}{suffix}={path!r}"
+    return _read_setting_file(path, where), "file", where
+
+
+def _read_setting_file(path: str, where: str) -> str:
+    """A setting's file: its text, trailing line breaks removed (editors and `echo` add one)."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise ConfigError(f"cannot read {where}: {reason}") from None
+    return text.rstrip("\r\n")

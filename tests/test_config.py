@@ -172,3 +172,81 @@ def test_trusted_proxies_are_addresses_networks_or_a_star(raw, parsed):
 def test_trusted_proxies_refuse_names_and_mixtures(raw):
     with pytest.raises(ConfigError, match="bad value for trusted_proxies"):
         load_config(environ={"DAILYPAPERS_TRUSTED_PROXIES": raw}, env_file=None)
+
+
+def test_any_setting_can_come_from_a_file_named_by_its_file_variable(tmp_path):
+    key = tmp_path / "secret_key"
+    key.write_text("k" * 40 + "\n")  # the line break `echo` and editors add is not part of it
+    password = tmp_path / "smtp_password"
+    password.write_text("two words, then spaces  \n")
+    retries = tmp_path / "retries"
+    retries.write_text("4\n")
+    environ = {
+        "DAILYPAPERS_SECRET_KEY_FILE": str(key),
+        "DAILYPAPERS_SMTP_PASSWORD_FILE_FILE": str(password),  # smtp_password_file from a file
+        "DAILYPAPERS_HTTP_RETRIES_FILE": str(retries),
+        "DAILYPAPERS_SITE_NAME": "Env",
+    }
+    config = load_config(environ=environ, env_file=None)
+    assert config.secret_key == "k" * 40 and config.source("secret_key") == "file"
+    assert config.http_retries == 4 and config.source("http_retries") == "file"
+    assert config.smtp_password_file == "two words, then spaces  "  # only line breaks go
+    assert config.site_name == "Env" and config.source("site_name") == "env"
+    shown = {name: (value, source) for name, value, source, _help in config.rows()}
+    assert shown["secret_key"] == ("****", "file")
+
+
+def test_a_file_variable_in_dotenv_counts_and_the_environment_still_wins(tmp_path):
+    url = tmp_path / "database_url"
+    url.write_text("sqlite:////srv/papers.db\r\n")
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        f"DAILYPAPERS_DATABASE_URL_FILE={url}\nDAILYPAPERS_SITE_NAME_FILE={tmp_path / 'nope'}\n"
+    )
+    config = load_config(environ={"DAILYPAPERS_SITE_NAME": "Env"}, env_file=env_file)
+    assert config.database_url == "sqlite:////srv/papers.db"
+    assert config.source("database_url") == "file" and config.site_name == "Env"
+
+
+def test_a_value_and_its_file_variable_together_are_an_error(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("k" * 40)
+    environ = {"DAILYPAPERS_SECRET_KEY": "x" * 40, "DAILYPAPERS_SECRET_KEY_FILE": str(path)}
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ=environ, env_file=None)
+    assert str(raised.value) == (
+        "set DAILYPAPERS_SECRET_KEY or DAILYPAPERS_SECRET_KEY_FILE, not both"
+    )
+
+
+def test_an_unreadable_file_names_the_variable_and_the_path(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={"DAILYPAPERS_SECRET_KEY_FILE": str(missing)}, env_file=None)
+    assert str(raised.value) == (
+        f"cannot read DAILYPAPERS_SECRET_KEY_FILE={str(missing)!r}: No such file or directory"
+    )
+    with pytest.raises(ConfigError, match="cannot read DAILYPAPERS_SITE_NAME_FILE=.*directory"):
+        load_config(environ={"DAILYPAPERS_SITE_NAME_FILE": str(tmp_path)}, env_file=None)
+
+
+def test_a_bad_value_from_a_file_names_the_variable_and_not_the_contents(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("short-secret\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={"DAILYPAPERS_SECRET_KEY_FILE": str(path)}, env_file=None)
+    message = str(raised.value)
+    assert message.startswith(
+        f"bad value for secret_key (DAILYPAPERS_SECRET_KEY_FILE={str(path)!r}): must be at least"
+    )
+    assert "short-secret" not in message
+
+
+def test_settings_whose_name_ends_in_file_keep_their_variable(tmp_path):
+    path = tmp_path / "admin"
+    path.write_text("first line\nsecond\n")
+    config = load_config(environ={"DAILYPAPERS_ADMIN_PASSWORD_FILE": str(path)}, env_file=None)
+    assert config.admin_password_file == str(path)  # a path, read when serve starts
+    assert config.admin_password == "" and config.source("admin_password_file") == "env"
+    with pytest.raises(ConfigError, match="unknown setting DAILYPAPERS_FUSION_DEPT_FILE"):
+        load_config(environ={"DAILYPAPERS_FUSION_DEPT_FILE": str(path)}, env_file=None)

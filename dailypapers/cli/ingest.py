@@ -1,5 +1,5 @@
-"""`ingest`: fill the catalog from arXiv (OAI-PMH, the query API, the bulk snapshot) and Hugging
-Face daily-papers JSON. The harvesting itself lives in dailypapers.ingest; this module reads the
+"""`ingest`: fill the catalog from arXiv (OAI-PMH, the query API, the announcement feeds, the
+bulk snapshot) and Hugging Face daily-papers JSON. The harvesting itself lives in dailypapers.ingest; this module reads the
 options, opens the store and the HTTP client, and reports."""
 
 from __future__ import annotations
@@ -134,6 +134,37 @@ def ingest_arxiv_api(
             max_results=max_results,
             progress=progress,
         )
+    finish_ingest(report, cfg, store)
+
+
+@ingest.command("rss")
+@click.argument("categories", nargs=-1, required=True)
+@click.option(
+    "--endpoint", help="Feed base URL (default: the arxiv_rss_endpoint setting); CATEGORIES follow."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0),
+    help="Seconds between requests (default: the request_delay setting, 3).",
+)
+@click.pass_obj
+def ingest_rss(
+    cfg: Config, categories: tuple[str, ...], endpoint: str | None, delay: float | None
+) -> None:
+    """Write what arXiv announced today in CATEGORIES (cs.AI, math, ...): new papers,
+    cross-lists and replacements, from its daily RSS feed."""
+    from ..ingest.announcements import check_categories
+    from ..services.arxiv import harvest_announcements
+
+    try:
+        check_categories(categories)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="CATEGORIES") from None
+    if endpoint:
+        cfg = cfg.with_overrides(arxiv_rss_endpoint=endpoint)
+    store = open_store_or_exit(cfg)
+    with _client(cfg, delay) as client, progress_bar("arXiv feeds") as progress:
+        report = harvest_announcements(store, cfg, categories, client=client, progress=progress)
     finish_ingest(report, cfg, store)
 
 

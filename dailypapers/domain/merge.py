@@ -173,7 +173,13 @@ def derive_from_versions(row: dict[str, Any], versions: dict[int, dict[str, Any]
     row["withdrawn"] = bool(versions[ordered[-1]]["withdrawn"])
     dated = [v["submitted_at"] for v in versions.values() if v["submitted_at"]]
     if dated:
-        row["updated_at"] = max(dated)
+        newest = max(dated)
+        # A version an announcement feed named has no submission time yet: the announcement
+        # time the feed gave (the row's updated_at) stands until a route that knows it says.
+        announced = row["updated_at"]
+        if versions[ordered[-1]]["submitted_at"] is None and announced and announced > newest:
+            newest = announced
+        row["updated_at"] = newest
 
 
 @dataclass

@@ -6,8 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-# When two sources disagree about the same version of a paper, the richer one wins.
-SOURCE_PRIORITY = {"oai": 4, "snapshot": 3, "arxiv-api": 2, "hf-daily": 1, "demo": 0}
+# When two sources disagree about the same version of a paper, the richer one wins. arXiv's
+# announcement feeds rank with HF daily: they name no submission times, comments or submitter.
+SOURCE_PRIORITY = {
+    "oai": 4,
+    "snapshot": 3,
+    "arxiv-api": 2,
+    "arxiv-rss": 1,
+    "hf-daily": 1,
+    "demo": 0,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from .changes import bump_change_count, read_change_count
+
 log = logging.getLogger(__name__)
 # The migration that brought paper_aliases: catalogs older than it may hold unmerged twins.
 TWINS_REVISION = "0008"
@@ -90,34 +92,55 @@ class Store:
         # Counts write transactions this process committed; caches compare it to know
         # whether what they hold may be stale.
         self.generation = 0
+        # Whether the database has the change counter (migration 0015) that counted writes
+        # move for the other processes' caches; open_store sets it once migrations ran.
+        self.counts_changes = False
 
     @contextmanager
     def begin(self, *, counted: bool = True) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any error.
         `counted=False` is for writes that change nothing a page shows (rate-limit counts,
-        sessions): they leave `generation` alone, so the anonymous page cache keeps what it
-        holds when someone logs in or searches."""
+        sessions): they leave `generation` and the database's change counter alone, so the
+        anonymous page caches keep what they hold when someone logs in or searches."""
         with self._counted(counted):
             if self._write_lock is None:
                 with self.engine.begin() as conn:
                     yield conn
+                    self._note_change(conn, counted)
                 return
             # The lock before the pool: a writer waiting its turn holds no connection.
-            with self._write_lock, self.engine.connect() as conn, self._writing(conn):
+            with self._write_lock, self.engine.connect() as conn, self._writing(conn, counted):
                 yield conn
 
     @contextmanager
     def transaction(self, conn: Connection, *, counted: bool = True) -> Iterator[Connection]:
         """Like `begin()`, on a connection the caller keeps open across transactions (a bulk
         load holds one for its session settings and locks)."""
-        with self._counted(counted), self._write_lock or nullcontext(), self._writing(conn):
+        with (
+            self._counted(counted),
+            self._write_lock or nullcontext(),
+            self._writing(conn, counted),
+        ):
             yield conn
 
     @contextmanager
-    def _writing(self, conn: Connection) -> Iterator[Connection]:
+    def _writing(self, conn: Connection, counted: bool) -> Iterator[Connection]:
         conn.execution_options(sqlite_write=True)  # BEGIN IMMEDIATE on SQLite
         with conn.begin():
             yield conn
+            self._note_change(conn, counted)
+
+    def _note_change(self, conn: Connection, counted: bool) -> None:
+        # Last in the transaction, after the caller's writes (storage/changes.py says why).
+        if counted and self.counts_changes:
+            bump_change_count(conn)
+
+    def change_count(self) -> int | None:
+        """The database's change counter (storage/changes.py), None when it has none."""
+        if not self.counts_changes:
+            return None
+        with self.engine.connect() as conn:
+            return read_change_count(conn)
 
     @contextmanager
     def _counted(self, counted: bool) -> Iterator[None]:
@@ -159,6 +182,8 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         ) from None
     if migrate:
         migrate_store(store)
+    with engine.connect() as conn:
+        store.counts_changes = sa.inspect(conn).has_table("changes")
     return store
 
 

@@ -356,6 +356,17 @@ def changed_papers(
     return rows
 
 
+def paper_standing(conn: Connection, arxiv_ids: Sequence[str]) -> dict[str, tuple[int, list[str]]]:
+    """The latest version (0 when none is known) and the categories (primary first) of the
+    stored papers among `arxiv_ids`; ids the catalog lacks are left out."""
+    found: dict[str, tuple[int, list[str]]] = {}
+    query = sa.select(papers.c.arxiv_id, papers.c.latest_version, papers.c.categories)
+    for chunk in id_chunks(list(dict.fromkeys(arxiv_ids))):
+        for row in conn.execute(query.where(papers.c.arxiv_id.in_(chunk))):
+            found[row.arxiv_id] = (row.latest_version or 0, json.loads(row.categories))
+    return found
+
+
 def paper_exists(conn: Connection, arxiv_id: str) -> bool:
     return (
         conn.execute(

@@ -443,6 +443,14 @@ job_runs = sa.Table(
     sa.UniqueConstraint("job", "period_start", "attempt", name="uq_job_runs_job_period_attempt"),
 )
 
+# One row (id 1): how many counted writes the database has seen (storage/changes.py).
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("counter", sa.BigInteger, nullable=False),
+)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)

@@ -177,6 +177,7 @@ def create_app(
         ttl=config.page_cache_seconds,
         cookie=SESSION_COOKIE,
         state=app.state,
+        check_seconds=config.cache_check_seconds,
     )
     app.add_middleware(  # outermost: every answer, cached too
         Guards,

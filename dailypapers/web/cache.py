@@ -5,8 +5,11 @@ feeds are the same for everyone who is not logged in, so each is rendered once p
 What is never cached: requests carrying a session cookie (their pages show votes, forms and
 flash messages) or an Authorization header, anything but GET/HEAD, responses other than 200, and responses that set a
 cookie. Any write through this process's store (a vote, a comment, an admin action) empties
-the cache at once; a write by another process (an ingest run, another worker) shows within
-`page_cache_seconds`.
+the cache at once. A write by another process (an ingest run, another worker, another machine on
+the same PostgreSQL) moves the database's change counter (storage/changes.py), which the cache
+reads at most once every `cache_check_seconds`, emptying itself when it moved: such a write
+shows within that many seconds (and `page_cache_seconds` at most, should the counter be
+unreadable).
 
 A kept page carries the ETag web/httpcache.py gave it, so a hit whose If-None-Match names that
 tag is answered with a 304 and no body.
@@ -19,15 +22,19 @@ grow the process.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..storage import Store
 from .httpcache import etag_matches, not_modified
+
+log = logging.getLogger(__name__)
 
 CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/", "/search")
 MAX_BODY = 2 * 1024 * 1024
@@ -38,7 +45,7 @@ SWEEP_SECONDS = 1.0
 @dataclass
 class _Entry:
     expires: float
-    generation: int
+    generation: tuple[int, int]  # (the store's local writes, the cache's epoch) when rendered
     start: Message
     body: bytes
     etag: bytes | None = None
@@ -56,6 +63,7 @@ class PageCache:
         max_entries: int = 2048,
         state: Any = None,
         max_bytes: int = MAX_BYTES,
+        check_seconds: float = 1.0,
     ) -> None:
         self.app = app
         if state is not None:
@@ -71,6 +79,13 @@ class PageCache:
         self.refreshing: set[tuple[Any, ...]] = set()
         self.hits = 0
         self.misses = 0
+        # Following the other processes' writes: the change counter last read, when, and the
+        # epoch that moves each time it was found moved (entries of older epochs are stale).
+        self.check_seconds = check_seconds
+        self.change_count: int | None = None
+        self.checked_at = float("-inf")
+        self.checking = False
+        self.epoch = 0
 
     def _cacheable(self, scope: Scope) -> bool:
         if self.ttl <= 0 or scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -92,10 +107,11 @@ class PageCache:
         accept, host = headers.get(b"accept", b""), headers.get(b"host", b"")
         key = (scope["method"], host, scope["path"], scope["query_string"], accept)
         now = time.monotonic()
+        await self._follow_changes(now)
         entry = self.entries.get(key)
         if (
             entry is not None
-            and entry.generation == self.store.generation
+            and entry.generation == self._generation()
             and (entry.expires > now or key in self.refreshing)
         ):
             # Fresh, or only expired while one request already renders its successor: the
@@ -120,7 +136,7 @@ class PageCache:
     async def _render(
         self, scope: Scope, receive: Receive, send: Send, key: tuple[Any, ...], now: float
     ) -> None:
-        generation = self.store.generation
+        generation = self._generation()
         start: Message | None = None
         chunks: list[bytes] = []
         keep = True
@@ -144,6 +160,34 @@ class PageCache:
             etag = next((v for n, v in start.get("headers", []) if n == b"etag"), None)
             body = b"".join(chunks)
             self._store(key, _Entry(now + self.ttl, generation, start, body, etag), now)
+
+    def _generation(self) -> tuple[int, int]:
+        return (self.store.generation, self.epoch)
+
+    async def _follow_changes(self, now: float) -> None:
+        """Empty the cache when the database's change counter moved since it was last read:
+        read at most once every `check_seconds`, by one request at a time (the others answer
+        from the cache meanwhile), in a worker thread so the event loop never waits on it.
+
+        A page whose render began before the move carries the old epoch, so it is not kept
+        even when it finishes after the cache was emptied."""
+        if self.checking or now - self.checked_at < self.check_seconds:
+            return
+        self.checking = True
+        try:
+            count = await run_in_threadpool(self.store.change_count)
+        except Exception as error:  # a page the cache can answer must not fail with the check
+            log.warning("page cache: cannot read the change counter: %s", error)
+            count = self.change_count
+        finally:
+            self.checking = False
+            self.checked_at = now
+        if count != self.change_count:
+            if self.change_count is not None:
+                self.epoch += 1
+                self.entries.clear()
+                self.size = 0
+            self.change_count = count
 
     def _store(self, key: tuple[Any, ...], entry: _Entry, now: float) -> None:
         old = self.entries.pop(key, None)

@@ -2,7 +2,7 @@
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
 follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
-settings.py (config show), digest.py (digest send, status) and backups.py (backup, restore);
+settings.py (config show), thumbnails.py, digest.py (digest send, status) and backups.py (backup, restore);
 common.py holds what they share, exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
@@ -26,6 +26,7 @@ from . import (
     search,
     serve,
     settings,
+    thumbnails,
     users,
 )
 
@@ -73,6 +74,7 @@ cli.add_command(serve.serve)
 cli.add_command(digest.digest)
 cli.add_command(backups.backup)
 cli.add_command(backups.restore)
+cli.add_command(thumbnails.thumbnails)
 
 
 def main() -> None:

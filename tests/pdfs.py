@@ -35,7 +35,8 @@ def make_pdf(
     seed: int = 1,
 ) -> bytes:
     """A PDF of `pages` US-letter pages, each with `lines` lines of text and, when `image`
-    gives its pixel size, a noisy RGB picture (noise compresses badly, like photographs)."""
+    gives its pixel size, a noisy RGB picture stored as JPEG (noise compresses as badly as a
+    photograph)."""
     rng = random.Random(seed)
     document = pdfium.PdfDocument.new()
     width, height = size
@@ -50,12 +51,15 @@ def make_pdf(
                 height - 60 - line * 14,
             )
         if image is not None:
+            # A JPEG, as figures and photographs in papers mostly are.
             picture = Image.effect_noise(image, 40 + number % 30).convert("RGB")
+            jpeg = io.BytesIO()
+            picture.save(jpeg, "JPEG", quality=85)
+            jpeg.seek(0)
             placed = pdfium.PdfImage.new(document)
-            placed.set_bitmap(pdfium.PdfBitmap.from_pil(picture))
-            placed.set_matrix(
-                pdfium.PdfMatrix().scale(image[0] * 0.8, image[1] * 0.8).translate(150, 80)
-            )
+            placed.load_jpeg(jpeg, inline=True)
+            shown = (min(image[0], 400), min(image[0], 400) * image[1] / image[0])
+            placed.set_matrix(pdfium.PdfMatrix().scale(*shown).translate(100, 80))
             page.insert_obj(placed)
         page.gen_content()
     out = io.BytesIO()

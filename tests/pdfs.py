@@ -8,6 +8,7 @@ import ctypes
 import hashlib
 import io
 import random
+import zlib
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -106,6 +107,30 @@ def encrypted_pdf(user_password: bytes = b"secret") -> bytes:
         + user.hex().encode()
         + b"> /P -4 >>",
     ]
+    ids = b"<%s> <%s>" % (file_id.hex().encode(), file_id.hex().encode())
+    return _assemble(objects, b" /Encrypt 4 0 R /ID [" + ids + b"]")
+
+
+def slow_pdf(segments: int = 100_000) -> bytes:
+    """A valid one-page PDF whose page strokes `segments` separate lines: PDFium takes seconds
+    to draw it (about 0.1 ms a line here), which is how a renderer's time limit is tested. The
+    content stream is Flate-compressed, so the file stays small."""
+    lines = b"".join(
+        b"%d %d m %d %d l S\n" % (i % 600, i * 7 % 780, i * 13 % 600, i * 3 % 780)
+        for i in range(segments)
+    )
+    stream = zlib.compress(lines, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    return _assemble(objects, b"")
+
+
+def _assemble(objects: list[bytes], trailer_extra: bytes) -> bytes:
+    """Objects 1..n, a cross-reference table and a trailer with `/Root 1 0 R`."""
     body = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, content in enumerate(objects, start=1):
@@ -114,8 +139,9 @@ def encrypted_pdf(user_password: bytes = b"secret") -> bytes:
     xref = len(body)
     body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += (
-        b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [<%s> <%s>] >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, file_id.hex().encode(), file_id.hex().encode(), xref)
+    body += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        trailer_extra,
+        xref,
     )
     return bytes(body)

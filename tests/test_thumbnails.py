@@ -26,7 +26,7 @@ from dailypapers.storage.schema import thumbnails
 from dailypapers.web.app import create_app
 
 from .httpfixture import PayloadServer, Reply
-from .pdfs import encrypted_pdf, make_pdf
+from .pdfs import encrypted_pdf, make_pdf, slow_pdf
 
 NOW = datetime(2026, 12, 3, 12, 0, 0)
 GOOD = ["2411.00001", "2411.00002", "2411.00003"]
@@ -191,6 +191,15 @@ def test_a_renderer_that_dies_costs_its_documents_not_the_caller(tmp_path):
     assert outcomes["a.pdf"].reason == "crashed"
     fine = render_files(tmp_path, ["a.pdf"], RenderLimits(width=200))
     assert (fine["a.pdf"].width, fine["a.pdf"].height) == (200, 259)
+
+
+def test_a_hung_render_is_cut_off_and_the_batch_goes_on(tmp_path):
+    (tmp_path / "slow.pdf").write_bytes(slow_pdf(100_000))  # seconds of drawing
+    (tmp_path / "fine.pdf").write_bytes(make_pdf(1, image=None))
+    outcomes = render_files(tmp_path, ["slow.pdf", "fine.pdf"], RenderLimits(seconds=1))
+    assert outcomes["slow.pdf"] == RenderFailed("render-timeout", "PDFium took over 1s")
+    assert outcomes["fine.pdf"].width == 400  # rendered by a fresh child
+    assert (tmp_path / "fine.pdf.img").stat().st_size > 0
 
 
 def test_cards_pages_and_api_show_the_image_or_a_placeholder(store, arxiv, tmp_path):

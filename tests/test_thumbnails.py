@@ -257,3 +257,11 @@ def test_cli_backfills_with_a_summary(store, arxiv, tmp_path, database_url):
     assert "thumbnails: 1 rendered, 0 failed, 1 skipped" in result.output
     result = CliRunner().invoke(cli, [*args, "thumbnails"], catch_exceptions=False)
     assert "thumbnails: 0 rendered, 1 failed (missing 1), 0 skipped" in result.output
+
+    # A restore brings the rows back without the files: --check-files makes them due again.
+    (file,) = [row["file"] for row in rows(store).values() if row["state"] == "ok"]
+    thumbnail_path(config, file).unlink()
+    result = CliRunner().invoke(cli, [*args, "thumbnails", "--check-files"], catch_exceptions=False)
+    assert "thumbnails: 1 images missing, due again" in result.output
+    assert "thumbnails: 1 rendered, 0 failed, 0 skipped" in result.output
+    assert thumbnail_path(config, file).is_file()  # the same PDF gives the same image

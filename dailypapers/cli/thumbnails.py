@@ -19,15 +19,23 @@ from .common import EXIT_SKIPPED, open_store_or_exit, progress_bar
     show_default=True,
     help="Most papers to try in this run (each is one PDF fetched from arXiv).",
 )
+@click.option(
+    "--check-files",
+    is_flag=True,
+    help="First make papers whose image is missing from this data folder due again "
+    "(after a restore, or on another machine).",
+)
 @click.pass_obj
-def thumbnails(cfg: Config, limit: int) -> None:
+def thumbnails(cfg: Config, limit: int, check_files: bool) -> None:
     """Fetch and render thumbnails of papers that have none yet, the daily list's first.
 
     Failures are recorded and retried later with a growing wait; exits 3 (nothing done) when
     another backfill is running."""
-    from ..services.thumbnails import backfill_thumbnails
+    from ..services.thumbnails import backfill_thumbnails, forget_missing_files
 
     store = open_store_or_exit(cfg)
+    if check_files:
+        click.echo(f"thumbnails: {forget_missing_files(store, cfg)} images missing, due again")
     with progress_bar("thumbnails") as progress:
         report = backfill_thumbnails(store, cfg, limit, progress=progress)
     if report.busy:

@@ -35,7 +35,14 @@ from ..ingest.pdf_render import (
 )
 from ..storage import Store
 from ..storage.locks import file_lock
-from ..storage.thumbnails import count_due, papers_due, record_failure, record_thumbnail
+from ..storage.thumbnails import (
+    count_due,
+    forget_thumbnails,
+    papers_due,
+    record_failure,
+    record_thumbnail,
+    rendered_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,3 +234,20 @@ def backfill_thumbnails(
                         done += 1
                         progress(done, len(due), arxiv_id)
     return report
+
+
+def forget_missing_files(store: Store, config: Config) -> int:
+    """Make thumbnails whose image is not in this data folder due again (after a restore,
+    which brings the table back but not the files, or on a second machine); returns how many.
+    One `stat` per rendered thumbnail."""
+    with store.connect() as conn:
+        missing = [
+            arxiv_id
+            for arxiv_id, file in rendered_files(conn)
+            if not thumbnail_path(config, file).is_file()
+        ]
+    forgotten = 0
+    for start in range(0, len(missing), 500):
+        with store.begin() as conn:
+            forgotten += forget_thumbnails(conn, missing[start : start + 500])
+    return forgotten

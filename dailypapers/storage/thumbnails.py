@@ -144,6 +144,25 @@ def record_failure(
     return attempts
 
 
+def rendered_files(conn: Connection) -> list[tuple[str, str]]:
+    """(arXiv id, file name) of every rendered thumbnail, in id order."""
+    query = (
+        sa.select(thumbnails.c.arxiv_id, thumbnails.c.file)
+        .where(thumbnails.c.state == OK)
+        .order_by(thumbnails.c.arxiv_id)
+    )
+    return [(str(row.arxiv_id), str(row.file)) for row in conn.execute(query)]
+
+
+def forget_thumbnails(conn: Connection, arxiv_ids: list[str]) -> int:
+    """Drop these papers' rows, so they are due again as if never tried; returns how many."""
+    if not arxiv_ids:
+        return 0
+    return int(
+        conn.execute(sa.delete(thumbnails).where(thumbnails.c.arxiv_id.in_(arxiv_ids))).rowcount
+    )
+
+
 def thumbnails_of(conn: Connection, arxiv_ids: Iterable[str]) -> dict[str, Thumbnail]:
     """The rendered thumbnails of these papers, by id; papers without one are absent."""
     ids = list(arxiv_ids)

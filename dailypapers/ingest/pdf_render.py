@@ -124,6 +124,7 @@ def _child(limits: RenderLimits, names: list[str], folder: Path) -> None:
 
     cap = limits.memory_mib * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a hung render ends the child
     for name in names:
         print(json.dumps({"start": name}), flush=True)

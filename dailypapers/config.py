@@ -389,6 +389,20 @@ class Config:
     )
     rate_follow: str = setting("60/minute", _rate, "Follows and unfollows per account and address")
 
+    # Thumbnails (services/thumbnails.py; docs/operating.md "Thumbnails").
+    thumbnail_pdf_url: str = setting(
+        "https://arxiv.org/pdf",
+        _http_url,
+        "Where the thumbnail backfill fetches PDFs: <this URL>/<arXiv id>",
+    )
+    thumbnail_width: int = setting(400, _positive_int, "Width of a thumbnail in pixels")
+    thumbnail_max_bytes: int = setting(
+        50 * 1024 * 1024, _positive_int, "Largest PDF fetched for a thumbnail, in bytes (50 MiB)"
+    )
+    thumbnail_timeout: float = setting(
+        60.0, _positive_float, "Seconds one PDF download for a thumbnail may take in all"
+    )
+
     # Mail (services/mail.py, services/digests.py; docs/personal.md "Email digests").
     smtp_host: str = setting("", str, "SMTP server for mail; empty: the site sends no mail")
     smtp_port: int = setting(587, _positive_int, "SMTP port (587 starttls, 465 tls, 25 none)")

@@ -231,7 +231,7 @@ def test_api_daily_papers_whole_item(client):
         "title": "SciCode: A Research Coding Benchmark Curated by Scientists",
         "summary": paper["summary"],
         "mediaUrls": [],
-        "thumbnail": "",
+        "thumbnail": None,
         "numComments": 0,
         "submittedBy": {
             "_id": paper["submittedOnDailyBy"]["_id"],

@@ -2,8 +2,8 @@
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
 follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
-settings.py (config show), digest.py (digest send, status), backups.py (backup, restore) and
-jobs.py (jobs, jobs run, worker);
+settings.py (config show), thumbnails.py, digest.py (digest send, status), backups.py (backup,
+restore) and jobs.py (jobs, jobs run, worker);
 common.py holds what they share, exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
@@ -28,6 +28,7 @@ from . import (
     search,
     serve,
     settings,
+    thumbnails,
     users,
 )
 
@@ -77,6 +78,7 @@ cli.add_command(backups.backup)
 cli.add_command(backups.restore)
 cli.add_command(jobs.jobs)
 cli.add_command(jobs.worker)
+cli.add_command(thumbnails.thumbnails)
 
 
 def main() -> None:

@@ -53,6 +53,16 @@ class Paper:
         return self.arxiv_id.startswith(LOCAL_PREFIX)
 
 
+@dataclass(frozen=True)
+class Thumbnail:
+    """A rendered first page: the image's file name under `<data_dir>/thumbnails/` (its
+    content hash and format, so its URL never needs to change) and its size in pixels."""
+
+    file: str
+    width: int
+    height: int
+
+
 @dataclass
 class DailyItem:
     """A paper as it appears on a daily list: upvotes are those imported plus those cast here."""
@@ -77,6 +87,7 @@ class DailyItem:
     listed_at: datetime
     featured: bool = False
     comments: int = 0
+    thumbnail: Thumbnail | None = None
 
 
 @dataclass(frozen=True)

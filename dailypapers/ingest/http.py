@@ -2,7 +2,8 @@
 retries with exponential backoff and jitter that honour `Retry-After` (ARXIV.md 1.8, 6.1).
 
 Retried: network errors, dropped connections, 5xx, 429 and 503, and bodies the caller's parser
-rejects as malformed (a truncated page). Not retried: other 4xx, which the caller may inspect.
+rejects as malformed (a truncated page). Not retried: other 4xx, which the caller may inspect,
+and a body over the caller's `max_bytes` (a PDF fetched for a thumbnail).
 """
 
 from __future__ import annotations
@@ -26,7 +27,18 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class FetchError(RuntimeError):
-    """A request failed for good (retries spent, or a status that retrying cannot fix)."""
+    """A request failed for good (retries spent, or a status that retrying cannot fix).
+    `status` is the last HTTP status when there was one; `timed_out` says the last attempt
+    ran out of time."""
+
+    def __init__(self, message: str, *, status: int | None = None, timed_out: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.timed_out = timed_out
+
+
+class TooLarge(FetchError):
+    """The body is larger than the caller accepts; never retried (it will not shrink)."""
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -64,6 +76,7 @@ class PoliteClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.delay = delay
+        self.timeout = timeout
         self.retries = retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -95,6 +108,33 @@ class PoliteClient:
             self.sleep(gap)
         self._last_request = time.monotonic()
 
+    def _get_limited(
+        self, url: str, params: Mapping[str, str | int], max_bytes: int
+    ) -> httpx.Response:
+        """GET, reading at most `max_bytes` of body and for at most `timeout` seconds in all
+        (httpx's timeout bounds each read, so a server trickling bytes would hold us forever)."""
+        started = time.monotonic()
+        with self._client.stream("GET", url, params=params) as streamed:
+            declared = streamed.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(f"{url}: body of {declared} bytes is over the limit of {max_bytes}")
+            body = bytearray()
+            for chunk in streamed.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise TooLarge(f"{url}: body is over the limit of {max_bytes} bytes")
+                if time.monotonic() - started > self.timeout:
+                    raise httpx.ReadTimeout(f"body not complete after {self.timeout:g}s")
+            # Already decoded: the copy must not claim a Content-Encoding and decode it again.
+            headers = [
+                (key, value)
+                for key, value in streamed.headers.items()
+                if key.lower() not in ("content-encoding", "content-length")
+            ]
+            return httpx.Response(
+                streamed.status_code, headers=headers, content=bytes(body), request=streamed.request
+            )
+
     def fetch(
         self,
         url: str,
@@ -102,22 +142,31 @@ class PoliteClient:
         parse: Callable[[httpx.Response], T],
         *,
         accept: frozenset[int] = frozenset({200}),
+        max_bytes: int | None = None,
     ) -> T:
         """GET `url` and return `parse(response)`.
 
         `accept` lists the statuses handed to `parse` (e.g. 400 for the arXiv API's error
         feed). `parse` raising MalformedXML counts as a failed attempt and is retried.
-        Raises FetchError once `retries` are spent, naming the URL and the last failure.
+        `max_bytes` bounds the body (TooLarge beyond it) and makes `timeout` bound the whole
+        download. Raises FetchError once `retries` are spent, naming the URL and the last failure.
         """
         failure = ""
+        status: int | None = None
+        timed_out = False
         for attempt in range(self.retries + 1):
             self._wait_turn()
             wait: float | None = None
             try:
-                response = self._client.get(url, params=params)
+                if max_bytes is None:
+                    response = self._client.get(url, params=params)
+                else:
+                    response = self._get_limited(url, params, max_bytes)
             except httpx.TransportError as error:
                 failure = f"{type(error).__name__}: {error or 'connection failed'}"
+                status, timed_out = None, isinstance(error, httpx.TimeoutException)
             else:
+                status, timed_out = response.status_code, False
                 if response.status_code in accept:
                     try:
                         return parse(response)
@@ -130,7 +179,8 @@ class PoliteClient:
                         failure += f" (Retry-After {response.headers['Retry-After']})"
                 else:
                     raise FetchError(
-                        f"{response.request.url}: HTTP {response.status_code}, not retrying"
+                        f"{response.request.url}: HTTP {response.status_code}, not retrying",
+                        status=response.status_code,
                     )
             if attempt == self.retries:
                 break
@@ -139,4 +189,8 @@ class PoliteClient:
                 "%s: %s; retry %d/%d in %.1fs", url, failure, attempt + 1, self.retries, pause
             )
             self.sleep(pause)
-        raise FetchError(f"{url}: gave up after {self.retries + 1} attempts; last: {failure}")
+        raise FetchError(
+            f"{url}: gave up after {self.retries + 1} attempts; last: {failure}",
+            status=status,
+            timed_out=timed_out,
+        )

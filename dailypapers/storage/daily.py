@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.errors import Conflict
-from ..domain.papers import DailyItem, ListFilter
+from ..domain.papers import DailyItem, ListFilter, Thumbnail
 from ..domain.people import User
 from .filters import paper_conditions
 from .schema import comments, daily_submissions, now, papers, votes
+from .thumbnails import THUMBNAIL_COLUMNS, thumbnail_joined
 
 # Upvotes shown: those an import recorded plus the votes cast on this site.
 TOTAL_UPVOTES = (daily_submissions.c.upvotes + daily_submissions.c.vote_count).label("upvotes")
@@ -60,6 +61,7 @@ _LIST_COLUMNS = [
     daily_submissions.c.created_at.label("listed_at"),
     daily_submissions.c.featured,
     COMMENT_COUNT,
+    *THUMBNAIL_COLUMNS,
 ]
 
 
@@ -86,6 +88,8 @@ def _item(row: sa.Row[Any]) -> DailyItem:
     data["featured"] = bool(data["featured"])
     data["organization"] = data["organization"] or data.pop("paper_organization")
     data.pop("paper_organization", None)
+    file, width, height = (data.pop(f"thumbnail_{k}") for k in ("file", "width", "height"))
+    data["thumbnail"] = Thumbnail(file, width, height) if file else None
     return DailyItem(**data)
 
 
@@ -115,7 +119,7 @@ def list_daily(
     }
     query = (
         sa.select(*_LIST_COLUMNS)
-        .select_from(daily_submissions.join(papers))
+        .select_from(thumbnail_joined(daily_submissions.join(papers)))
         .where(*_conditions(where))
         .order_by(*orders[order], daily_submissions.c.id)
         .offset(offset)
@@ -177,7 +181,7 @@ def category_counts(conn: Connection, where: ListFilter) -> list[tuple[str, int]
 def daily_entry(conn: Connection, arxiv_id: str) -> DailyItem | None:
     query = (
         sa.select(*_LIST_COLUMNS)
-        .select_from(daily_submissions.join(papers))
+        .select_from(thumbnail_joined(daily_submissions.join(papers)))
         .where(daily_submissions.c.arxiv_id == arxiv_id, daily_submissions.c.removed.is_(False))
     )
     row = conn.execute(query).first()
@@ -190,7 +194,7 @@ def daily_entries(conn: Connection, arxiv_ids: list[str]) -> dict[str, DailyItem
         return {}
     query = (
         sa.select(*_LIST_COLUMNS)
-        .select_from(daily_submissions.join(papers))
+        .select_from(thumbnail_joined(daily_submissions.join(papers)))
         .where(daily_submissions.c.arxiv_id.in_(arxiv_ids), daily_submissions.c.removed.is_(False))
     )
     return {item.arxiv_id: item for item in map(_item, conn.execute(query))}

@@ -451,6 +451,32 @@ changes = sa.Table(
     sa.Column("counter", sa.BigInteger, nullable=False),
 )
 
+# Thumbnails (storage/thumbnails.py, migration 0016): one row per paper whose first page the
+# backfill tried: "ok" with the image's file and size, or "failed" with the reason, the error,
+# how many attempts and when the next may run. A paper without a row has never been tried.
+thumbnails = sa.Table(
+    "thumbnails",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.String(8), nullable=False),  # "ok" or "failed"
+    sa.Column("file", sa.String(64)),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("bytes", sa.Integer),
+    sa.Column("reason", sa.String(24)),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_try_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+sa.Index("ix_thumbnails_state", thumbnails.c.state, thumbnails.c.next_try_at)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..domain.errors import BadParameter, NotFound
-from ..domain.papers import Paper
+from ..domain.papers import DailyItem, Paper
 from ..domain.people import Comment
 from ..services import community
 from ..services.daily import trending
 from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
-from . import apidoc, params
+from . import apidoc, params, urls
 from .apidoc import responses
 from .auth import BodyDep, SearchBudget, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
@@ -44,6 +44,13 @@ PaperId = Annotated[
 # Every route documents what it can answer (web/apidoc.py): FastAPI would otherwise list a 422
 # that is never sent. Parameters parsed by web/params.py arrive as strings; their documented
 # schema (apidoc.integer, ...) says what they must hold.
+
+
+def thumbnail_url(base: str, item: DailyItem | None) -> str | None:
+    """The absolute URL of a listed paper's thumbnail; None when it has none (yet)."""
+    if item is None or item.thumbnail is None:
+        return None
+    return base + urls.thumbnail(item.thumbnail)
 
 
 @router.get(
@@ -106,7 +113,10 @@ def api_daily_papers(
         with site.store.connect() as conn:
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
     # JSONResponse directly: FastAPI's generic encoder would walk every value again.
-    return JSONResponse([hf_daily_item(item, item.comments) for item in items])
+    base = site.base_url(request)
+    return JSONResponse(
+        [hf_daily_item(item, item.comments, thumbnail_url(base, item)) for item in items]
+    )
 
 
 @router.get(
@@ -130,6 +140,7 @@ def api_daily_papers(
     ),
 )
 def api_search(
+    request: Request,
     _budget: SearchBudget,
     site: SiteDep,
     q: Annotated[str | None, Query(include_in_schema=False)] = None,
@@ -144,7 +155,11 @@ def api_search(
     if q is None or not q.strip():
         raise BadParameter("q is required")
     results = site.searcher.search(q[:250], limit=size)
-    return [hf_search_hit(f.paper, f.entry, f.comments) for f in results.found]
+    base = site.base_url(request)
+    return [
+        hf_search_hit(f.paper, f.entry, f.comments, thumbnail_url(base, f.entry))
+        for f in results.found
+    ]
 
 
 @router.post(

@@ -131,7 +131,9 @@ class DailyItem(_Shape):
     title: str
     summary: str
     mediaUrls: list[str]
-    thumbnail: str
+    thumbnail: str | None = Field(
+        description="Absolute URL of an image of the PDF's first page; null until one is rendered"
+    )
     numComments: int
     submittedBy: UserOverview
     isAuthorParticipating: bool
@@ -155,6 +157,9 @@ class SearchHit(_Shape):
     )
     submittedBy: UserOverview | SkipJsonSchema[None] = absent()
     isAuthorParticipating: bool | SkipJsonSchema[None] = absent()
+    thumbnail: str | SkipJsonSchema[None] = absent(
+        "Absolute URL of an image of the PDF's first page, for listed papers that have one"
+    )
 
 
 class SimilarPaper(SearchHit):

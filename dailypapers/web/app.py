@@ -41,6 +41,7 @@ from . import (
     ops,
     pages,
     searchpage,
+    thumbnails,
     urls,
 )
 from .cache import PageCache
@@ -144,6 +145,7 @@ def create_app(
         )
 
     app.include_router(ops.router)  # /livez, /readyz, /healthz
+    app.include_router(thumbnails.router)
     app.include_router(library.api_router)
     app.include_router(api.router)
     app.include_router(follows_api.router)

@@ -26,6 +26,7 @@ from ..storage.daily import (
     voted_papers,
 )
 from ..storage.papers import get_paper
+from ..storage.thumbnails import thumbnails_of
 from . import params, urls
 from .auth import current_user
 from .shapes import paper_markdown
@@ -236,9 +237,11 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         entry = daily_entry(conn, arxiv_id)
         comments = thread(conn, arxiv_id, include_hidden=bool(user and user.is_admin))
         voted = user is not None and arxiv_id in voted_papers(conn, user.id, [arxiv_id])
+        thumbnail = thumbnails_of(conn, [arxiv_id]).get(arxiv_id)
     context: dict[str, Any] = {
         "paper": paper,
         "entry": entry,
+        "thumbnail": thumbnail,
         "why": trending_score(site.config, entry, site.clock()) if entry else None,
         "local": paper.is_local,
         "comments": comments,

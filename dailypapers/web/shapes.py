@@ -92,8 +92,9 @@ def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -
     return body
 
 
-def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
-    """One element of /api/daily_papers."""
+def hf_daily_item(item: DailyItem, comments: int, thumbnail: str | None = None) -> dict[str, Any]:
+    """One element of /api/daily_papers; `thumbnail` is the absolute URL of the first page's
+    image (null without one: HF always sends the key)."""
     paper = hf_paper(item, item, comments)
     body: dict[str, Any] = {
         "paper": paper,
@@ -101,7 +102,7 @@ def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
         "title": item.title,
         "summary": item.abstract,
         "mediaUrls": [],
-        "thumbnail": "",
+        "thumbnail": thumbnail,
         "numComments": comments,
         "submittedBy": user_overview(item.submitter_name, item.submitter_username),
         "isAuthorParticipating": False,
@@ -112,8 +113,11 @@ def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
     return body
 
 
-def hf_search_hit(paper: Paper, daily: DailyItem | None, comments: int) -> dict[str, Any]:
-    """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title."""
+def hf_search_hit(
+    paper: Paper, daily: DailyItem | None, comments: int, thumbnail: str | None = None
+) -> dict[str, Any]:
+    """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title;
+    `thumbnail` (an absolute URL) only when given."""
     body: dict[str, Any] = {
         "paper": hf_paper(paper, daily, comments),
         "title": paper.title,
@@ -124,6 +128,8 @@ def hf_search_hit(paper: Paper, daily: DailyItem | None, comments: int) -> dict[
         body["publishedAt"] = timestamp(daily.day)
         body["submittedBy"] = user_overview(daily.submitter_name, daily.submitter_username)
         body["isAuthorParticipating"] = False
+    if thumbnail:
+        body["thumbnail"] = thumbnail
     return body
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote, urlencode
 
-from ..domain.papers import NO_FILTER, PaperFilter
+from ..domain.papers import NO_FILTER, PaperFilter, Thumbnail
 from ..services.subscriptions import LINK_PATHS
 
 HOME = "/papers"
@@ -234,3 +234,8 @@ def library_import(import_id: int) -> str:
 
 def library_import_json(import_id: int) -> str:
     return f"/api/me/library/imports/{import_id}"
+
+
+def thumbnail(image: Thumbnail) -> str:
+    """A thumbnail's image: its name is its content hash, so the URL never goes stale."""
+    return f"/thumbnails/{image.file}"

@@ -204,6 +204,14 @@ def _oai_sets(text: str) -> str:
     return ",".join(dict.fromkeys(items))
 
 
+def _rss_categories(text: str) -> str:
+    """`cs.AI, cs.CL` -> `cs.AI cs.CL`: arXiv categories or archives for the announcement
+    feeds; empty is off."""
+    from .ingest.announcements import check_categories
+
+    return " ".join(check_categories(text)) if text.strip() else ""
+
+
 def setting(default: T, parse: Callable[[str], T], help: str, *, secret: bool = False) -> T:
     """One row of the table: a `Config` field whose default and parser must agree with the
     field's declared type (mypy checks both). `parse` turns the text of a flag, env var or
@@ -483,6 +491,22 @@ class Config:
     )
     harvest_days: int = setting(
         3, _positive_int, "Days back the first harvest of a set starts from"
+    )
+    # arXiv rebuilds its announcement feeds at midnight in New York (04:00 or 05:00 UTC).
+    announcement_categories: str = setting(
+        "cs",
+        _rss_categories,
+        "arXiv categories or archives whose daily announcement feed the announcements job "
+        "reads (cs.AI cs.CL, or cs); empty: off",
+    )
+    announcements_schedule: str = setting(
+        "05:30", _schedule, "When the announcements job reads today's feeds (UTC); 0: off"
+    )
+    thumbnails_schedule: str = setting(
+        "900", _schedule, "How often listed papers' thumbnails are rendered; 0: off"
+    )
+    thumbnails_per_run: int = setting(
+        50, _positive_int, "Most PDFs one run of the thumbnails job fetches"
     )
     embeddings_schedule: str = setting(
         "60", _schedule, "How often new papers are embedded (once per cluster); 0: off"

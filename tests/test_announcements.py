@@ -4,11 +4,12 @@ a real catalog on both databases, merged with what other routes brought."""
 from datetime import UTC, date, datetime
 from xml.sax.saxutils import escape
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from dailypapers.cli import cli
-from dailypapers.config import Config
+from dailypapers.config import Config, ConfigError, load_config
 from dailypapers.domain.records import PaperRecord, VersionRecord
 from dailypapers.ingest.announcements import harvest_feeds
 from dailypapers.ingest.arxiv_rss import parse_announcements
@@ -270,3 +271,27 @@ def test_the_summary_counts_each_kind_as_docs_sources_shows(store):
         "rss: 1 feeds, 10 announcements: 7 new, 1 cross-listed, 1 replaced, 0 updated, "
         "1 unchanged, 0 skipped"
     )
+
+
+def test_the_announcements_job_reads_the_configured_feeds(store):
+    from dailypapers.jobs.registry import BY_NAME, JobContext, JobFailed
+
+    job = BY_NAME["announcements"]
+    changed = []
+    context = JobContext(period_start=datetime.now(UTC), catalog_changed=lambda: changed.append(1))
+    with feeds({"cs.AI": (RSS, 200), "foo": (ERROR, 400)}) as server:
+        config = load_config(environ={}).with_overrides(
+            arxiv_rss_endpoint=server.url + "/rss", request_delay=0.0
+        )
+        assert config.announcement_categories == "cs"  # the harvest's default set
+        config = config.with_overrides(announcement_categories="cs.AI")
+        counts = job.run(store, config, context)
+        assert counts["new"] == len(FEED_IDS) and counts["errors"] == 0 and changed == [1]
+        assert job.run(store, config, context)["new"] == 0  # the same feed again: nothing new
+        with pytest.raises(JobFailed, match="arXiv refused the feed for foo"):
+            job.run(store, config.with_overrides(announcement_categories="foo"), context)
+    assert job.off_reason(config.with_overrides(announcement_categories="")) == (
+        "announcement_categories is empty"
+    )
+    with pytest.raises(ConfigError, match="'cs/AI' is not an arXiv category"):
+        load_config(environ={"DAILYPAPERS_ANNOUNCEMENT_CATEGORIES": "cs.AI cs/AI"})

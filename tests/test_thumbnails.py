@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -230,6 +230,14 @@ def test_cards_pages_and_api_show_the_image_or_a_placeholder(store, arxiv, tmp_p
         assert client.get("/thumbnails/" + "0" * 24 + ".webp").status_code == 404
         assert client.get("/thumbnails/..%2Fdailypapers.db").status_code == 404
 
+        # Another machine (its own data folder, the same database) serves the same image:
+        # written into its folder from the database on the first request.
+        elsewhere = config.with_overrides(data_dir=str(tmp_path / "second-machine"))
+        with TestClient(create_app(elsewhere, store)) as second:
+            again = second.get(image.get("src"))
+            assert again.status_code == 200 and again.content == served.content
+        assert thumbnail_path(elsewhere, image.get("src").rsplit("/", 1)[1]).is_file()
+
         paper = html.fromstring(client.get(f"/papers/{GOOD[0]}").text)
         assert paper.xpath("//a[@class='paper-thumb']/img/@src") == [image.get("src")]
         broken = client.get("/papers/2411.00007")
@@ -258,10 +266,39 @@ def test_cli_backfills_with_a_summary(store, arxiv, tmp_path, database_url):
     result = CliRunner().invoke(cli, [*args, "thumbnails"], catch_exceptions=False)
     assert "thumbnails: 0 rendered, 1 failed (missing 1), 0 skipped" in result.output
 
-    # A restore brings the rows back without the files: --check-files makes them due again.
+    # A restore brings the rows back without the files: --check-files writes them from the
+    # database, without fetching the PDF again.
     (file,) = [row["file"] for row in rows(store).values() if row["state"] == "ok"]
+    content = thumbnail_path(config, file).read_bytes()
     thumbnail_path(config, file).unlink()
+    fetched = len(arxiv.server.requests)
     result = CliRunner().invoke(cli, [*args, "thumbnails", "--check-files"], catch_exceptions=False)
-    assert "thumbnails: 1 images missing, due again" in result.output
-    assert "thumbnails: 1 rendered, 0 failed, 0 skipped" in result.output
-    assert thumbnail_path(config, file).is_file()  # the same PDF gives the same image
+    assert "thumbnails: 1 images written from the database, 0 due again" in result.output
+    assert "thumbnails: 0 rendered, 0 failed, 0 skipped" in result.output
+    assert thumbnail_path(config, file).read_bytes() == content
+    assert len(arxiv.server.requests) == fetched
+
+
+def test_the_scheduled_job_renders_listed_papers_only(store, arxiv, tmp_path):
+    from dailypapers.jobs.registry import BY_NAME, JobContext
+    from dailypapers.storage.schema import daily_submissions
+
+    ingest_daily_json(store, daily_json({"2024-07-02": GOOD[:2]}), "t")
+    with store.begin() as conn:  # taken off the list: still in the catalog, no longer listed
+        conn.execute(
+            sa.update(daily_submissions)
+            .where(daily_submissions.c.arxiv_id == GOOD[1])
+            .values(removed=True)
+        )
+    config = settings(arxiv, tmp_path).with_overrides(thumbnails_per_run=5)
+    job = BY_NAME["thumbnails"]
+    assert job.off_reason(config) is None
+    counts = job.run(store, config, JobContext(period_start=datetime.now(UTC)))
+    assert counts == {"rendered": 1, "skipped": 0, "busy": 0}
+    assert set(rows(store)) == {GOOD[0]} and arxiv.fetches() == {GOOD[0]: 1}
+    # The command line still backfills the rest of the catalog.
+    assert backfill_thumbnails(store, config, limit=5).rendered == 1
+    assert set(rows(store)) == set(GOOD[:2])
+    assert job.off_reason(config.with_overrides(thumbnails_schedule="0")) == (
+        "thumbnails_schedule is empty or 0"
+    )

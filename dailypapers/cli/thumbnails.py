@@ -22,8 +22,8 @@ from .common import EXIT_SKIPPED, open_store_or_exit, progress_bar
 @click.option(
     "--check-files",
     is_flag=True,
-    help="First make papers whose image is missing from this data folder due again "
-    "(after a restore, or on another machine).",
+    help="First write the images this data folder lacks from the database (after a "
+    "restore, or on another machine); those the database lacks too become due again.",
 )
 @click.pass_obj
 def thumbnails(cfg: Config, limit: int, check_files: bool) -> None:
@@ -31,11 +31,12 @@ def thumbnails(cfg: Config, limit: int, check_files: bool) -> None:
 
     Failures are recorded and retried later with a growing wait; exits 3 (nothing done) when
     another backfill is running."""
-    from ..services.thumbnails import backfill_thumbnails, forget_missing_files
+    from ..services.thumbnails import backfill_thumbnails, restore_missing_files
 
     store = open_store_or_exit(cfg)
     if check_files:
-        click.echo(f"thumbnails: {forget_missing_files(store, cfg)} images missing, due again")
+        written, due = restore_missing_files(store, cfg)
+        click.echo(f"thumbnails: {written} images written from the database, {due} due again")
     with progress_bar("thumbnails") as progress:
         report = backfill_thumbnails(store, cfg, limit, progress=progress)
     if report.busy:

@@ -112,6 +112,32 @@ def harvest(store: Store, config: Config, context: JobContext) -> Counts:
     return counts
 
 
+def announcements(store: Store, config: Config, context: JobContext) -> Counts:
+    """Today's papers from arXiv's announcement feeds for `announcement_categories` (the fast
+    path; the harvest stays the complete one): new papers, cross-lists and replacements. An
+    empty feed (weekends) is a clean run; arXiv's error feed fails the try."""
+    from ..services.arxiv import harvest_announcements
+
+    report = harvest_announcements(store, config, config.announcement_categories)
+    counts = report.as_counts()
+    if counts.get("new") or counts.get("replaced") or counts.get("cross_listed"):
+        context.catalog_changed()
+    if report.error:
+        raise JobFailed(report.error, counts)
+    return counts
+
+
+def thumbnails(store: Store, config: Config, context: JobContext) -> Counts:
+    """Render the first page of up to `thumbnails_per_run` papers on the daily list whose
+    thumbnail is due (never tried, or failed with its backoff over); other catalog papers
+    only by `dailypapers thumbnails`. Failures are recorded per paper, not as a failed try:
+    each paper waits out its own backoff."""
+    from ..services.thumbnails import backfill_thumbnails
+
+    report = backfill_thumbnails(store, config, config.thumbnails_per_run, listed_only=True)
+    return {**report.counts(), "busy": int(report.busy)}
+
+
 def embeddings(store: Store, config: Config, context: JobContext) -> Counts:
     """Embed papers that have no vector from the current model (at most EMBED_PER_ROUND a
     run) and bring the vector index up to date: pgvector's on PostgreSQL, the usearch file
@@ -233,6 +259,10 @@ def _needs_sets(config: Config) -> str | None:
     return None if config.harvest_sets else "harvest_sets is empty"
 
 
+def _needs_categories(config: Config) -> str | None:
+    return None if config.announcement_categories else "announcement_categories is empty"
+
+
 def _needs_backup_dir(config: Config) -> str | None:
     return None if config.backup_dir else "backup_dir is empty"
 
@@ -253,7 +283,13 @@ JOBS: tuple[Job, ...] = (
         "arXiv OAI-PMH for harvest_sets",
         missing=_needs_sets,
     ),
-    # The RSS announcements job (issue 12, the fast path for today's papers) registers here.
+    Job(
+        "announcements",
+        announcements,
+        "announcements_schedule",
+        "arXiv's daily announcement feeds for announcement_categories",
+        missing=_needs_categories,
+    ),
     Job(
         "embeddings",
         embeddings,
@@ -267,6 +303,12 @@ JOBS: tuple[Job, ...] = (
         "index_interval_seconds",
         "this machine's keyword index (each serve process)",
         per_process=True,
+    ),
+    Job(
+        "thumbnails",
+        thumbnails,
+        "thumbnails_schedule",
+        "first-page images of listed papers",
     ),
     Job("digests", digests, "digests_schedule", "send the digests due", missing=_needs_mail),
     Job("cleanup", cleanup, "cleanup_schedule", "expired sessions, confirmations, old rows"),

@@ -38,6 +38,7 @@ from ..storage.locks import file_lock
 from ..storage.thumbnails import (
     count_due,
     forget_thumbnails,
+    image_named,
     papers_due,
     record_failure,
     record_thumbnail,
@@ -147,18 +148,36 @@ def _fetch(client: PoliteClient, config: Config, arxiv_id: str) -> bytes | Rende
     return body
 
 
-def _keep(config: Config, rendered: Rendered) -> tuple[Thumbnail, int]:
-    """Move the image into the thumbnails folder under its content hash (atomically: a
-    reader sees the whole file or none) and describe it."""
-    data = rendered.path.read_bytes()
-    file = f"{hashlib.sha256(data).hexdigest()[:24]}.{rendered.format}"
-    target = thumbnail_path(config, file)
+def _write(target: Path, data: bytes) -> None:
+    """Write `data` at `target` atomically: a reader sees the whole file or none."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     with os.fdopen(handle, "wb") as out:
         out.write(data)
     os.replace(temporary, target)
-    return Thumbnail(file, rendered.width, rendered.height), len(data)
+
+
+def _keep(config: Config, rendered: Rendered) -> tuple[Thumbnail, bytes]:
+    """Put the image into the thumbnails folder under its content hash and describe it."""
+    data = rendered.path.read_bytes()
+    file = f"{hashlib.sha256(data).hexdigest()[:24]}.{rendered.format}"
+    _write(thumbnail_path(config, file), data)
+    return Thumbnail(file, rendered.width, rendered.height), data
+
+
+def local_thumbnail(store: Store, config: Config, file: str) -> Path | None:
+    """The path of the image named `file` in this data folder, written there from the
+    database first when this machine has no copy yet (another machine rendered it, or a
+    restore brought the rows back); None when no rendered thumbnail has that name."""
+    path = thumbnail_path(config, file)
+    if path.is_file():
+        return path
+    with store.connect() as conn:
+        data = image_named(conn, file)
+    if data is None:
+        return None
+    _write(path, data)
+    return path
 
 
 def _record(
@@ -170,9 +189,9 @@ def _record(
     report: ThumbnailReport,
 ) -> None:
     if isinstance(outcome, Rendered):
-        image, size = _keep(config, outcome)
+        image, data = _keep(config, outcome)
         with store.begin() as conn:
-            record_thumbnail(conn, arxiv_id, image, size, now)
+            record_thumbnail(conn, arxiv_id, image, data, now)
         report.rendered += 1
         return
     with store.begin() as conn:
@@ -193,12 +212,14 @@ def backfill_thumbnails(
     config: Config,
     limit: int = 100,
     *,
+    listed_only: bool = False,
     now: datetime | None = None,
     progress: ProgressFn = _no_progress,
 ) -> ThumbnailReport:
     """Try up to `limit` papers whose thumbnail is due (never tried, or failed with its wait
-    over), the daily list's first; each is fetched once and gets an image or a recorded
-    failure. Returns counts; `busy` when another backfill holds the lock (nothing done)."""
+    over), the daily list's first (only those with `listed_only`: the scheduled job); each is
+    fetched once and gets an image or a recorded failure. Returns counts; `busy` when another
+    backfill holds the lock (nothing done)."""
     report = ThumbnailReport()
     moment = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     folder = thumbnail_folder(config)
@@ -208,8 +229,8 @@ def backfill_thumbnails(
             report.busy = True
             return report
         with store.connect() as conn:
-            due = papers_due(conn, moment, limit)
-            report.skipped = count_due(conn, moment) - len(due)
+            due = papers_due(conn, moment, limit, listed_only=listed_only)
+            report.skipped = count_due(conn, moment, listed_only=listed_only) - len(due)
         limits = RenderLimits(width=config.thumbnail_width, format=image_format())
         done = 0
         progress(done, len(due), "")
@@ -236,18 +257,19 @@ def backfill_thumbnails(
     return report
 
 
-def forget_missing_files(store: Store, config: Config) -> int:
-    """Make thumbnails whose image is not in this data folder due again (after a restore,
-    which brings the table back but not the files, or on a second machine); returns how many.
-    One `stat` per rendered thumbnail."""
+def restore_missing_files(store: Store, config: Config) -> tuple[int, int]:
+    """Write the rendered thumbnails this data folder lacks from the database (pages would
+    do it one at a time on first request), and make due again those whose image the
+    database lacks too. Returns (written, due again). One `stat` per rendered thumbnail."""
     with store.connect() as conn:
-        missing = [
-            arxiv_id
+        absent = [
+            (arxiv_id, file)
             for arxiv_id, file in rendered_files(conn)
             if not thumbnail_path(config, file).is_file()
         ]
+    missing = [arxiv_id for arxiv_id, file in absent if not local_thumbnail(store, config, file)]
     forgotten = 0
     for start in range(0, len(missing), 500):
         with store.begin() as conn:
             forgotten += forget_thumbnails(conn, missing[start : start + 500])
-    return forgotten
+    return len(absent) - len(missing), forgotten

@@ -468,6 +468,9 @@ thumbnails = sa.Table(
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
     sa.Column("bytes", sa.Integer),
+    # The image itself (10-40 kB): each machine's data folder keeps a copy of what it serves,
+    # written from here the first time it is asked for (services/thumbnails.py).
+    sa.Column("image", sa.LargeBinary),
     sa.Column("reason", sa.String(24)),
     sa.Column("error", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False),
@@ -476,6 +479,7 @@ thumbnails = sa.Table(
 )
 
 sa.Index("ix_thumbnails_state", thumbnails.c.state, thumbnails.c.next_try_at)
+sa.Index("ix_thumbnails_file", thumbnails.c.file)
 
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)

@@ -1,6 +1,7 @@
 """Thumbnails: which papers still need their first page rendered, and the outcome of each
 attempt (an image's file and size, or a failure with its reason and the time of the next try).
-The image files themselves live on disk (services/thumbnails.py); pages read only this table.
+The image's bytes are kept here too, so any machine of a site can serve it; each data folder
+holds a copy of what it served (services/thumbnails.py). List pages read only the small columns.
 
 One row per paper, updated in place: a failure is recorded once however often it recurs, with
 `attempts` counting the tries, and a paper with an "ok" row is never handed out again.
@@ -41,16 +42,25 @@ def _due_papers(now: datetime) -> sa.Select[tuple[str]]:
     )
 
 
-def count_due(conn: Connection, now: datetime) -> int:
+def _listed_ids() -> sa.Select[tuple[str]]:
+    return sa.select(daily_submissions.c.arxiv_id).where(daily_submissions.c.removed.is_(False))
+
+
+def count_due(conn: Connection, now: datetime, *, listed_only: bool = False) -> int:
     """How many papers' thumbnails are due at `now` (what papers_due would hand out)."""
-    query = sa.select(sa.func.count()).select_from(_due_papers(now).subquery())
+    due = _due_papers(now)
+    if listed_only:
+        due = due.where(papers.c.arxiv_id.in_(_listed_ids()))
+    query = sa.select(sa.func.count()).select_from(due.subquery())
     return int(conn.execute(query).scalar() or 0)
 
 
-def papers_due(conn: Connection, now: datetime, limit: int) -> list[str]:
+def papers_due(
+    conn: Connection, now: datetime, limit: int, *, listed_only: bool = False
+) -> list[str]:
     """Up to `limit` arXiv ids whose thumbnail is due at `now`: papers on the daily list first
-    (newest day first), then the rest of the catalog (newest published first). Local papers
-    (no PDF on arXiv) and hidden ones never appear; `limit` 0 gives []."""
+    (newest day first), then, unless `listed_only`, the rest of the catalog (newest published
+    first). Local papers (no PDF on arXiv) and hidden ones never appear; `limit` 0 gives []."""
     if limit <= 0:
         return []
     base = _due_papers(now)
@@ -61,12 +71,9 @@ def papers_due(conn: Connection, now: datetime, limit: int) -> list[str]:
         .limit(limit)
     )
     found = [str(row.arxiv_id) for row in conn.execute(listed)]
-    if len(found) < limit:
-        listed_ids = sa.select(daily_submissions.c.arxiv_id).where(
-            daily_submissions.c.removed.is_(False)
-        )
+    if len(found) < limit and not listed_only:
         rest = (
-            base.where(papers.c.arxiv_id.not_in(listed_ids))
+            base.where(papers.c.arxiv_id.not_in(_listed_ids()))
             .order_by(papers.c.published_at.desc(), papers.c.arxiv_id)
             .limit(limit - len(found))
         )
@@ -92,10 +99,10 @@ def record_thumbnail(
     conn: Connection,
     arxiv_id: str,
     image: Thumbnail,
-    size: int,
+    data: bytes,
     now: datetime,
 ) -> None:
-    """The paper's first page is rendered: `image` names the file, `size` is its bytes."""
+    """The paper's first page is rendered: `image` names the file, `data` is its content."""
     _upsert(
         conn,
         arxiv_id,
@@ -104,7 +111,8 @@ def record_thumbnail(
             "file": image.file,
             "width": image.width,
             "height": image.height,
-            "bytes": size,
+            "bytes": len(data),
+            "image": data,
             "reason": None,
             "error": None,
             "attempts": attempts_of(conn, arxiv_id) + 1,
@@ -134,6 +142,7 @@ def record_failure(
             "width": None,
             "height": None,
             "bytes": None,
+            "image": None,
             "reason": reason,
             "error": error[:2000],
             "attempts": attempts,
@@ -152,6 +161,17 @@ def rendered_files(conn: Connection) -> list[tuple[str, str]]:
         .order_by(thumbnails.c.arxiv_id)
     )
     return [(str(row.arxiv_id), str(row.file)) for row in conn.execute(query)]
+
+
+def image_named(conn: Connection, file: str) -> bytes | None:
+    """The stored content of the rendered image named `file`, or None."""
+    query = (
+        sa.select(thumbnails.c.image)
+        .where(thumbnails.c.file == file, thumbnails.c.state == OK)
+        .limit(1)
+    )
+    data = conn.execute(query).scalar()
+    return bytes(data) if data is not None else None
 
 
 def forget_thumbnails(conn: Connection, arxiv_ids: list[str]) -> int:

@@ -1,7 +1,8 @@
 """Thumbnails (storage/thumbnails.py): per paper, the outcome of rendering its PDF's first
 page. "ok" rows name the image file; "failed" rows keep the reason, the error, the attempts and
 when the next attempt may run, so a PDF that failed is fetched again only after its backoff.
-`ix_thumbnails_state` serves the backfill's question "which failures are due?".
+`ix_thumbnails_state` serves the backfill's question "which failures are due?"; `image` keeps
+the image's bytes, so every machine of a site can serve it (`ix_thumbnails_file` finds it).
 
 Revision ID: 0016
 Revises: 0015
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer),
         sa.Column("height", sa.Integer),
         sa.Column("bytes", sa.Integer),
+        sa.Column("image", sa.LargeBinary),
         sa.Column("reason", sa.String(24)),
         sa.Column("error", sa.Text),
         sa.Column("attempts", sa.Integer, nullable=False),
@@ -38,8 +40,10 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_thumbnails_state", "thumbnails", ["state", "next_try_at"])
+    op.create_index("ix_thumbnails_file", "thumbnails", ["file"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_thumbnails_file", "thumbnails")
     op.drop_index("ix_thumbnails_state", "thumbnails")
     op.drop_table("thumbnails")

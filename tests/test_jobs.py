@@ -123,6 +123,8 @@ def job_env(data_dir: Path, oai: str, **settings: str) -> dict[str, str]:
         "DAILYPAPERS_BACKOFF_BASE": "0.05",
         "DAILYPAPERS_EMBEDDINGS_SCHEDULE": "0",
         "DAILYPAPERS_CLEANUP_SCHEDULE": "0",
+        "DAILYPAPERS_ANNOUNCEMENTS_SCHEDULE": "0",
+        "DAILYPAPERS_THUMBNAILS_SCHEDULE": "0",
         "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "1",
         **{f"DAILYPAPERS_{key.upper()}": value for key, value in settings.items()},
     }

@@ -420,6 +420,24 @@ foryou_profiles = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
+# Authors one row per paper and place in its list (storage/authors.py, migration 0014): the
+# name as the paper writes it and its surname as domain/authors.py folds it, so an author's
+# page finds its papers by an indexed look-up instead of reading every paper's JSON list.
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("surname", sa.String(200), nullable=False),
+    sqlite_with_rowid=False,
+)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)
@@ -439,6 +457,7 @@ sa.Index(
     paper_vectors.c.arxiv_id,
 )
 sa.Index("ix_paper_categories_category", paper_categories.c.category)
+sa.Index("ix_paper_authors_surname", paper_authors.c.surname)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)
 sa.Index("ix_paper_aliases_created_at", paper_aliases.c.created_at)
 sa.Index(

@@ -29,6 +29,7 @@ from . import (
     actions,
     api,
     auth,
+    authors,
     digests,
     errors,
     feeds,
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(library.router)
     app.include_router(foryou.router)
+    app.include_router(authors.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)

@@ -207,11 +207,6 @@ def following_feed(token: str) -> str:
     return f"/feeds/following/{token}.atom"
 
 
-def author_search(name: str) -> str:
-    """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
-    return search('author:"' + name.replace('"', " ") + '"')
-
-
 def library_item(arxiv_id: str) -> str:
     """The form that saves a paper to the reader's library or removes it."""
     return f"/papers/{arxiv_id}/library"
@@ -232,3 +227,18 @@ def library_import(import_id: int) -> str:
 
 def library_import_json(import_id: int) -> str:
     return f"/api/me/library/imports/{import_id}"
+
+
+def _segment(text: str) -> str:
+    # Every character but letters, digits and -_.~ escaped, `/` too: the name is one segment.
+    # A segment of dots alone would be read as `.` or `..`; no author's name is one.
+    return quote(text, safe="")
+
+
+def author(name: str, page: int = 1) -> str:
+    """An author's page: `/authors/Yann%20LeCun`."""
+    return f"/authors/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+def author_json(name: str, page: int = 1) -> str:
+    return f"/api/authors/{_segment(name)}" + (f"?page={page}" if page > 1 else "")

@@ -109,9 +109,10 @@ def test_a_full_name_always_takes_its_own_case_and_order_variants(given_name, su
 @given(st.lists(st.text(min_size=1, max_size=30), max_size=6))
 def test_indexed_names_keep_positions_and_skip_names_without_letters(authors):
     rows = indexed_names(authors)
-    assert [p for p, _, _ in rows] == sorted({p for p, _, _ in rows})
-    for position, name, surname in rows:
+    assert [row.position for row in rows] == sorted({row.position for row in rows})
+    for position, name, surname, initial in rows:
         assert authors[position] == name and surname and len(surname) <= 200
+        assert len(initial) <= 1
 
 
 # --- the rows every writer keeps ------------------------------------------------------------

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 # Letters that Unicode does not decompose into a base letter and a mark.
 _SPECIAL = str.maketrans(
@@ -136,6 +137,12 @@ class AuthorKey:
         return all(_compatible(m, t, first=index == 0) for index, (m, t) in enumerate(pairs))
 
     @property
+    def initial(self) -> str:
+        """The first letter of the first given name, "" for none: every name this key may
+        group with (`takes`, either way) has the same one."""
+        return self.given[0][0] if self.given else ""
+
+    @property
     def surnames(self) -> list[str]:
         """Every surname this name may have (see `takes`): a key can only take names with
         one of them, so callers index followed names by these."""
@@ -224,18 +231,28 @@ def surname_of(name: str) -> str | None:
     return None if key is None else key.surname[:SURNAME_LENGTH]
 
 
-def indexed_names(names: list[str]) -> list[tuple[int, str, str]]:
-    """(position, name, surname) for each name of an author list that has letters, as
-    paper_authors stores them; the position is the index in the list.
+class IndexedName(NamedTuple):
+    """An author of a paper as paper_authors stores it: the place in the author list, the
+    name as written, its surname (surname_of) and the first letter of its first given name
+    ("" when it has none): the grouping of spellings only ever relates names that share both."""
 
-    >>> indexed_names(["Yann Le Cun", "...", "Ada Lovelace"])
-    [(0, 'Yann Le Cun', 'lecun'), (2, 'Ada Lovelace', 'lovelace')]
+    position: int
+    name: str
+    surname: str
+    initial: str
+
+
+def indexed_names(names: list[str]) -> list[IndexedName]:
+    """The IndexedName of each name of an author list that has letters.
+
+    >>> [tuple(n) for n in indexed_names(["Yann Le Cun", "...", "LOVELACE, Ada"])]
+    [(0, 'Yann Le Cun', 'lecun', 'y'), (2, 'LOVELACE, Ada', 'lovelace', 'a')]
     """
     rows = []
     for position, name in enumerate(names):
-        surname = surname_of(name)
-        if surname:
-            rows.append((position, name, surname))
+        key = author_key(name)
+        if key is not None:
+            rows.append(IndexedName(position, name, key.surname[:SURNAME_LENGTH], key.initial))
     return rows
 
 

@@ -3,9 +3,10 @@ that shows an author do it: the spellings of the catalog that name the person as
 (domain/authors.py's rule for pages), their papers newest first, a page at a time, and over
 their newest papers the co-authors and categories, each with a count.
 
-Why it stays fast on a big catalog: the name's surname is one indexed look-up in
-`paper_authors` (every spelling of that surname with its count), the grouping runs on those
-spellings in Python, and the papers are read by id, a page at a time.
+Why it stays fast on a big catalog: the name's surname and first initial are one indexed
+look-up in `paper_authors` (every spelling filed under them with its count: only names that
+share both can be one person), the grouping runs on those spellings in Python, and the papers
+are read by id, a page at a time.
 """
 
 from __future__ import annotations
@@ -68,15 +69,18 @@ def author_page(store: Store, text: str, page: int = 1, page_size: int = 50) -> 
     key = author_key(name)
     assert key is not None
     with store.connect() as conn:
-        counts = spelling_counts(conn, key.surnames)
+        counts = spelling_counts(conn, key.surnames, key.initial)
         group = group_spellings(name, counts)
         found = [s for s in group.spellings if counts.get(s)]
         if not found:
             raise NotFound(f"No paper of this catalog has an author named {name[:80]!r}.")
         offset = (page - 1) * page_size
-        ids, total = papers_by_names(conn, key.surnames, found, offset, page_size)
+        ids, total = papers_by_names(conn, key.surnames, key.initial, found, offset, page_size)
         papers = get_papers(conn, ids)
-        newest = ids if total <= page_size and page == 1 else newest_ids(conn, key.surnames, found)
+        if total <= page_size and page == 1:
+            newest = ids
+        else:
+            newest = newest_ids(conn, key.surnames, key.initial, found)
         together = coauthor_counts(conn, newest, group.spellings)
         categories = category_counts(conn, newest)
     return AuthorPage(
@@ -108,3 +112,23 @@ def _merge_coauthors(together: dict[str, int]) -> list[tuple[str, int]]:
 
 def _most_first(pair: tuple[str, int]) -> tuple[int, str]:
     return -pair[1], pair[0]
+
+
+def person_entries(store: Store, name: str, limit: int = 500) -> list[tuple[Paper, int, str]]:
+    """The author entries of the person `name` names (the spellings their page merges), on
+    their newest `limit` visible papers: (paper, place in its author list, spelling). What a
+    claimant confirms after a claim is approved (services/claims.py)."""
+    key = author_key(name)
+    if key is None:
+        return []
+    with store.connect() as conn:
+        group = group_spellings(name, spelling_counts(conn, key.surnames, key.initial))
+        ids, _ = papers_by_names(conn, key.surnames, key.initial, group.spellings, 0, limit)
+        papers = get_papers(conn, ids)
+    spellings = set(group.spellings)
+    return [
+        (paper, position, spelling)
+        for paper in papers
+        for position, spelling in enumerate(paper.authors)
+        if spelling in spellings
+    ]

@@ -21,37 +21,48 @@ from .schema import paper_authors, paper_categories, papers
 COUNTED_PAPERS = 2000
 
 
-def spelling_counts(conn: Connection, surnames: Sequence[str]) -> dict[str, int]:
-    """Every spelling of an author filed under one of `surnames` in a visible paper, with the
-    number of visible papers it is on: {"Yann LeCun": 12, "Y. LeCun": 3}. No surnames give {}."""
+def spelling_counts(conn: Connection, surnames: Sequence[str], initial: str) -> dict[str, int]:
+    """Every spelling of an author filed under one of `surnames` and `initial` (the first
+    letter of the first given name, domain/authors.py IndexedName) in a visible paper, with
+    the number of visible papers it is on: {"Yann LeCun": 12, "Y. LeCun": 3}. No surnames
+    give {}."""
     if not surnames:
         return {}
     count = sa.func.count(sa.distinct(paper_authors.c.arxiv_id))
     query = (
         sa.select(paper_authors.c.name, count)
         .select_from(paper_authors.join(papers))
-        .where(paper_authors.c.surname.in_(list(surnames)), papers.c.hidden.is_(False))
+        .where(*_filed(surnames, initial), papers.c.hidden.is_(False))
         .group_by(paper_authors.c.name)
     )
     return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
-def _authored(surnames: Sequence[str], names: Sequence[str]) -> sa.Select[Any]:
-    # The surname first: ix_paper_authors_surname finds the rows, the names then filter them.
+def _filed(surnames: Sequence[str], initial: str) -> list[sa.ColumnElement[bool]]:
+    # What ix_paper_authors_surname finds: a few hundred rows for the commonest surname.
+    return [paper_authors.c.surname.in_(list(surnames)), paper_authors.c.initial == initial]
+
+
+def _authored(surnames: Sequence[str], initial: str, names: Sequence[str]) -> sa.Select[Any]:
     return sa.select(paper_authors.c.arxiv_id).where(
-        paper_authors.c.surname.in_(list(surnames)), paper_authors.c.name.in_(list(names))
+        *_filed(surnames, initial), paper_authors.c.name.in_(list(names))
     )
 
 
 def papers_by_names(
-    conn: Connection, surnames: Sequence[str], names: Sequence[str], offset: int, limit: int
+    conn: Connection,
+    surnames: Sequence[str],
+    initial: str,
+    names: Sequence[str],
+    offset: int,
+    limit: int,
 ) -> tuple[list[str], int]:
     """A page of the visible papers with an author spelled as one of `names` (filed under
-    `surnames`), newest published first (then by id, descending), and how many there are in
+    `surnames` and `initial`), newest published first (then by id, descending), and how many there are in
     all. No names give ([], 0)."""
     if not names:
         return [], 0
-    authored = papers.c.arxiv_id.in_(_authored(surnames, names))
+    authored = papers.c.arxiv_id.in_(_authored(surnames, initial, names))
     shown = (papers.c.hidden.is_(False), authored)
     total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(*shown)).scalar_one()
     query = (
@@ -65,11 +76,15 @@ def papers_by_names(
 
 
 def newest_ids(
-    conn: Connection, surnames: Sequence[str], names: Sequence[str], limit: int = COUNTED_PAPERS
+    conn: Connection,
+    surnames: Sequence[str],
+    initial: str,
+    names: Sequence[str],
+    limit: int = COUNTED_PAPERS,
 ) -> list[str]:
     """The ids of the newest `limit` visible papers by `names` (what co-authors and categories
     are counted over)."""
-    found, _ = papers_by_names(conn, surnames, names, 0, limit)
+    found, _ = papers_by_names(conn, surnames, initial, names, 0, limit)
     return found
 
 

@@ -266,9 +266,9 @@ def write_author_rows(
     for chunk in id_chunks(list(stored)):
         conn.execute(sa.delete(paper_authors).where(paper_authors.c.arxiv_id.in_(chunk)))
     rows = [
-        {"arxiv_id": arxiv_id, "position": position, "name": name, "surname": surname}
+        {"arxiv_id": arxiv_id, **indexed._asdict()}
         for arxiv_id, names in lists.items()
-        for position, name, surname in indexed_names(list(names))
+        for indexed in indexed_names(list(names))
     ]
     _write_rows(conn, paper_authors, rows)
 

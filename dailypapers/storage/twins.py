@@ -223,8 +223,8 @@ def _absorb_row(conn: Connection, local_id: str, arxiv_id: str, now: datetime) -
     if after["authors"] != before["authors"]:
         conn.execute(sa.delete(paper_authors).where(paper_authors.c.arxiv_id == arxiv_id))
         rows = [
-            {"arxiv_id": arxiv_id, "position": position, "name": name, "surname": surname}
-            for position, name, surname in indexed_names(after["authors"])
+            {"arxiv_id": arxiv_id, **indexed._asdict()}
+            for indexed in indexed_names(after["authors"])
         ]
         if rows:
             conn.execute(sa.insert(paper_authors), rows)

@@ -20,6 +20,7 @@ from ..domain.papers import Paper
 from ..domain.people import Comment
 from ..services import community
 from ..services.daily import trending
+from ..storage.claims import participating
 from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
@@ -105,8 +106,10 @@ def api_daily_papers(
     else:
         with site.store.connect() as conn:
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
+    with site.store.connect() as conn:
+        authors_here = participating(conn, [item.arxiv_id for item in items])
     # JSONResponse directly: FastAPI's generic encoder would walk every value again.
-    return JSONResponse([hf_daily_item(item, item.comments) for item in items])
+    return JSONResponse([hf_daily_item(i, i.comments, i.arxiv_id in authors_here) for i in items])
 
 
 @router.get(
@@ -144,7 +147,12 @@ def api_search(
     if q is None or not q.strip():
         raise BadParameter("q is required")
     results = site.searcher.search(q[:250], limit=size)
-    return [hf_search_hit(f.paper, f.entry, f.comments) for f in results.found]
+    with site.store.connect() as conn:
+        authors_here = participating(conn, [f.paper.arxiv_id for f in results.found])
+    return [
+        hf_search_hit(f.paper, f.entry, f.comments, f.paper.arxiv_id in authors_here)
+        for f in results.found
+    ]
 
 
 @router.post(

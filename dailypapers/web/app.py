@@ -30,6 +30,7 @@ from . import (
     api,
     auth,
     authors,
+    claims,
     digests,
     errors,
     feeds,
@@ -39,6 +40,7 @@ from . import (
     library,
     ops,
     pages,
+    profiles,
     searchpage,
     urls,
 )
@@ -157,6 +159,8 @@ def create_app(
     app.include_router(library.router)
     app.include_router(foryou.router)
     app.include_router(authors.router)
+    app.include_router(claims.router)
+    app.include_router(profiles.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)

@@ -92,8 +92,9 @@ def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -
     return body
 
 
-def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
-    """One element of /api/daily_papers."""
+def hf_daily_item(item: DailyItem, comments: int, participating: bool = False) -> dict[str, Any]:
+    """One element of /api/daily_papers; `participating` when an author who claimed the paper
+    has commented on it (storage/claims.py)."""
     paper = hf_paper(item, item, comments)
     body: dict[str, Any] = {
         "paper": paper,
@@ -104,7 +105,7 @@ def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
         "thumbnail": "",
         "numComments": comments,
         "submittedBy": user_overview(item.submitter_name, item.submitter_username),
-        "isAuthorParticipating": False,
+        "isAuthorParticipating": participating,
     }
     for key in ("githubRepo", "projectPage", "organization"):
         if key in paper:
@@ -112,7 +113,9 @@ def hf_daily_item(item: DailyItem, comments: int) -> dict[str, Any]:
     return body
 
 
-def hf_search_hit(paper: Paper, daily: DailyItem | None, comments: int) -> dict[str, Any]:
+def hf_search_hit(
+    paper: Paper, daily: DailyItem | None, comments: int, participating: bool = False
+) -> dict[str, Any]:
     """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title."""
     body: dict[str, Any] = {
         "paper": hf_paper(paper, daily, comments),
@@ -123,7 +126,7 @@ def hf_search_hit(paper: Paper, daily: DailyItem | None, comments: int) -> dict[
     if daily is not None:
         body["publishedAt"] = timestamp(daily.day)
         body["submittedBy"] = user_overview(daily.submitter_name, daily.submitter_username)
-        body["isAuthorParticipating"] = False
+        body["isAuthorParticipating"] = participating
     return body
 
 

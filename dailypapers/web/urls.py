@@ -242,3 +242,24 @@ def author(name: str, page: int = 1) -> str:
 
 def author_json(name: str, page: int = 1) -> str:
     return f"/api/authors/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+PROFILE_SETTINGS = "/settings/profile"
+
+
+def profile(username: str) -> str:
+    """A person's profile: `/u/ada`."""
+    return f"/u/{_segment(username)}"
+
+
+MY_CLAIMS = "/settings/claims"
+ADMIN_CLAIMS = "/admin/claims"
+
+
+def claims(arxiv_id: str) -> str:
+    """Where "This is me" (and a confirmation) posts."""
+    return f"/papers/{arxiv_id}/claims"
+
+
+def admin_claim(claim_id: int) -> str:
+    return f"{ADMIN_CLAIMS}/{claim_id}"

@@ -1,6 +1,8 @@
-"""Authors as rows (`paper_authors`): one per paper and place in its author list, with the
-surname domain/authors.py folds the name to, indexed, so an author's page is a look-up. The
-rows of a catalog that exists are filled here from each paper's JSON list of authors.
+"""People: authors as rows (`paper_authors`): one per paper and place in its author list,
+with the surname domain/authors.py folds the name to and its first initial, indexed, so an author's page is a
+look-up (the rows of a catalog that exists are filled here from each paper's JSON list of
+authors). Public profiles: `profiles` (what an account shows), and the indexes that read a
+person's comments and a Hugging Face submitter's entries. Claimed authorship: `author_claims`.
 
 Revision ID: 0014
 Revises: 0013
@@ -34,11 +36,58 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("surname", sa.String(200), nullable=False),
+        sa.Column("initial", sa.String(8), nullable=False),
         sqlite_with_rowid=False,
     )
     _fill(op.get_bind())
     # After the fill: one sort builds the index, cheaper than keeping it up row by row.
-    op.create_index("ix_paper_authors_surname", "paper_authors", ["surname"])
+    op.create_index("ix_paper_authors_surname", "paper_authors", ["surname", "initial"])
+    op.create_table(
+        "profiles",
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("show_upvotes", sa.Boolean, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_comments_user_id", "comments", ["user_id", "created_at"])
+    op.create_table(
+        "author_claims",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "arxiv_id",
+            sa.String(64),
+            sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column(
+            "confirmed_from",
+            sa.Integer,
+            sa.ForeignKey(
+                "author_claims.id", name="fk_author_claims_confirmed_from", ondelete="CASCADE"
+            ),
+        ),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("decided_at", sa.DateTime),
+        sa.Column(
+            "decided_by",
+            sa.Integer,
+            sa.ForeignKey("users.id", name="fk_author_claims_decided_by", ondelete="SET NULL"),
+        ),
+        sa.UniqueConstraint("user_id", "arxiv_id", "position", name="uq_author_claims_entry"),
+    )
+    op.create_index("ix_author_claims_arxiv_id", "author_claims", ["arxiv_id", "status"])
+    op.create_index("ix_author_claims_status", "author_claims", ["status", "created_at"])
+    op.create_index("ix_author_claims_user_id", "author_claims", ["user_id", "status"])
+    op.create_index(
+        "ix_daily_submissions_submitter_username", "daily_submissions", ["submitter_username"]
+    )
 
 
 def _fill(conn: sa.Connection) -> None:
@@ -49,6 +98,7 @@ def _fill(conn: sa.Connection) -> None:
         sa.column("position"),
         sa.column("name"),
         sa.column("surname"),
+        sa.column("initial"),
     )
     last = ""
     while True:
@@ -61,9 +111,9 @@ def _fill(conn: sa.Connection) -> None:
         if not batch:
             return
         rows = [
-            {"arxiv_id": arxiv_id, "position": position, "name": name, "surname": surname}
+            {"arxiv_id": arxiv_id, **indexed._asdict()}
             for arxiv_id, authors in batch
-            for position, name, surname in indexed_names(json.loads(authors))
+            for indexed in indexed_names(json.loads(authors))
         ]
         if rows:
             conn.execute(sa.insert(rows_table), rows)
@@ -71,5 +121,12 @@ def _fill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_daily_submissions_submitter_username", "daily_submissions")
+    op.drop_index("ix_author_claims_user_id", "author_claims")
+    op.drop_index("ix_author_claims_status", "author_claims")
+    op.drop_index("ix_author_claims_arxiv_id", "author_claims")
+    op.drop_table("author_claims")
+    op.drop_index("ix_comments_user_id", "comments")
+    op.drop_table("profiles")
     op.drop_index("ix_paper_authors_surname", "paper_authors")
     op.drop_table("paper_authors")

@@ -512,6 +512,8 @@ sa.Index(
     paper_vectors.c.arxiv_id,
 )
 sa.Index("ix_paper_categories_category", paper_categories.c.category)
+sa.Index("ix_papers_organization", papers.c.organization)
+sa.Index("ix_daily_submissions_organization", daily_submissions.c.organization)
 sa.Index("ix_paper_authors_surname", paper_authors.c.surname, paper_authors.c.initial)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)
 sa.Index("ix_paper_aliases_created_at", paper_aliases.c.created_at)

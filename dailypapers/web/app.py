@@ -39,6 +39,7 @@ from . import (
     foryou,
     library,
     ops,
+    organizations,
     pages,
     profiles,
     searchpage,
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(foryou.router)
     app.include_router(authors.router)
     app.include_router(claims.router)
+    app.include_router(organizations.router)
     app.include_router(profiles.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).

@@ -263,3 +263,13 @@ def claims(arxiv_id: str) -> str:
 
 def admin_claim(claim_id: int) -> str:
     return f"{ADMIN_CLAIMS}/{claim_id}"
+
+
+def organization(name: str, page: int = 1) -> str:
+    """An organisation's papers: `/orgs/NVIDIA`."""
+    return f"/orgs/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+def paper_organization(arxiv_id: str) -> str:
+    """Where an admin sets a paper's organisation."""
+    return f"/papers/{arxiv_id}/organization"

@@ -3,6 +3,7 @@ with the surname domain/authors.py folds the name to and its first initial, inde
 look-up (the rows of a catalog that exists are filled here from each paper's JSON list of
 authors). Public profiles: `profiles` (what an account shows), and the indexes that read a
 person's comments and a Hugging Face submitter's entries. Claimed authorship: `author_claims`.
+Organisations: the indexes that list the names papers carry.
 
 Revision ID: 0014
 Revises: 0013
@@ -85,6 +86,8 @@ def upgrade() -> None:
     op.create_index("ix_author_claims_arxiv_id", "author_claims", ["arxiv_id", "status"])
     op.create_index("ix_author_claims_status", "author_claims", ["status", "created_at"])
     op.create_index("ix_author_claims_user_id", "author_claims", ["user_id", "status"])
+    op.create_index("ix_papers_organization", "papers", ["organization"])
+    op.create_index("ix_daily_submissions_organization", "daily_submissions", ["organization"])
     op.create_index(
         "ix_daily_submissions_submitter_username", "daily_submissions", ["submitter_username"]
     )
@@ -121,6 +124,8 @@ def _fill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_daily_submissions_organization", "daily_submissions")
+    op.drop_index("ix_papers_organization", "papers")
     op.drop_index("ix_daily_submissions_submitter_username", "daily_submissions")
     op.drop_index("ix_author_claims_user_id", "author_claims")
     op.drop_index("ix_author_claims_status", "author_claims")

@@ -28,7 +28,14 @@ from .conftest import DATA, DEMO, SHARED
 SAMPLE = DEMO / "arxiv-metadata-oai-snapshot.sample.jsonl"
 FIXTURE = SHARED / "fixtures" / "arxiv" / "snapshot" / "arxiv-metadata-oai-snapshot.sample.jsonl"
 REAL = SHARED / "data" / "arxiv-sample" / "arxiv-metadata-sample.json.gz"
-LOADED = ("papers", "paper_versions", "paper_categories", "daily_submissions", "paper_aliases")
+LOADED = (
+    "papers",
+    "paper_versions",
+    "paper_categories",
+    "paper_authors",
+    "daily_submissions",
+    "paper_aliases",
+)
 
 
 def snapshot_line(arxiv_id: str, versions: list[str], **fields: object) -> bytes:

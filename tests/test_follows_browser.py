@@ -120,7 +120,7 @@ def test_follow_a_category_from_its_chip_and_read_the_following_page(site, brows
         assert cards.nth(i).locator("p.why").inner_text() == "Following: cs.CL"
     shoot(page, "following-desktop")
 
-    # Follow an author from a card's name: their papers, with a button to follow them
+    # Follow an author from a card's name: their page, with a button to follow them
     cards.nth(0).get_by_role("link", name="Ada Lovelace").click()
     page.get_by_role("button", name="Follow author: Ada Lovelace").click()
     expect(page.get_by_role("button", name="Stop following author: Ada Lovelace")).to_have_count(1)

@@ -52,6 +52,7 @@ STATUSES = {
     "POST /api/papers/{paper_id}/comment/{comment_id}/reply": {201, 308, 400, 401, 403, 404, 429},
     "GET /api/papers/{paper_id}": {200, 301, 404},
     "GET /api/arxiv/{paper_id}/repos": {200, 301, 404},
+    "GET /api/authors/{name}": {200, 400, 404},
     "GET /api/me/follows": {200, 401},
     "POST /api/me/follows": {200, 201, 400, 401, 403, 429},
     "DELETE /api/me/follows/{follow_id}": {200, 400, 401, 403, 404, 429},

@@ -1,9 +1,9 @@
 """The `dailypapers` command line: one click group, one module per noun.
 
 catalog.py (db migrate, demo, stats), ingest.py, search.py (search, similar, index), users.py,
-follows.py, library.py (library import, library export), foryou.py (recommend), serve.py,
-settings.py (config show), thumbnails.py, digest.py (digest send, status), backups.py (backup,
-restore) and jobs.py (jobs, jobs run, worker);
+follows.py, claims.py (claims list, approve, reject), library.py (library import, library
+export), foryou.py (recommend), serve.py, settings.py (config show), thumbnails.py, digest.py
+(digest send, status), backups.py (backup, restore) and jobs.py (jobs, jobs run, worker);
 common.py holds what they share, exit codes included.
 Any setting in config.SETTINGS can be given before the command with `--set KEY=VALUE`.
 """
@@ -19,6 +19,7 @@ from ..config import ConfigError, load_config
 from . import (
     backups,
     catalog,
+    claims,
     digest,
     follows,
     foryou,
@@ -71,6 +72,7 @@ cli.add_command(search.similar)
 cli.add_command(foryou.recommend)
 cli.add_command(users.user)
 cli.add_command(follows.follows)
+cli.add_command(claims.claims)
 cli.add_command(library.library)
 cli.add_command(serve.serve)
 cli.add_command(digest.digest)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 # Letters that Unicode does not decompose into a base letter and a mark.
 _SPECIAL = str.maketrans(
@@ -136,6 +137,12 @@ class AuthorKey:
         return all(_compatible(m, t, first=index == 0) for index, (m, t) in enumerate(pairs))
 
     @property
+    def initial(self) -> str:
+        """The first letter of the first given name, "" for none: every name this key may
+        group with (`takes`, either way) has the same one."""
+        return self.given[0][0] if self.given else ""
+
+    @property
     def surnames(self) -> list[str]:
         """Every surname this name may have (see `takes`): a key can only take names with
         one of them, so callers index followed names by these."""
@@ -194,3 +201,138 @@ def author_key(name: str) -> AuthorKey | None:
     surname = squash(" ".join(words[start:]))
     given = [word.strip(".-'’") for word in words[:start]]
     return AuthorKey(surname, tuple(g for g in given if g)) if surname else None
+
+
+# --- an author's page: which spellings of the catalog are one person ---------------------------
+#
+# Following is generous (a followed initial takes every first name it starts); a page that says
+# "these papers are by this person" must not be. The rule for `/authors/{name}`:
+#
+# 1. Spellings whose keys agree both ways are one person (`takes` in each direction): case,
+#    accents, hyphens, spaces, "Jr." and `Surname, Given` order make no difference, and a middle
+#    name counts only when both give one (`Geoffrey E. Hinton` is `Geoffrey Hinton`).
+# 2. A spelling with an initial for its first name (`J. Smith`) joins a full first name (`John
+#    Smith`) only when, among the catalog's spellings of that surname, every full first name
+#    the initial may stand for is that one person. With `John Smith` and `Jane Smith` both in
+#    the catalog, `J. Smith` stays apart: the page of `J. Smith` names both as other people.
+# 3. A page asked for by an initial that stands for one person only shows that person whole.
+
+SURNAME_LENGTH = 200  # characters of the stored surname (paper_authors.surname)
+
+
+def surname_of(name: str) -> str | None:
+    """What the catalog indexes an author's name by (paper_authors.surname): the folded,
+    squashed surname of its key, cut to SURNAME_LENGTH; None for a name without letters.
+
+    >>> surname_of("Yann Le Cun"), surname_of("LECUN, Y."), surname_of("...")
+    ('lecun', 'lecun', None)
+    """
+    key = author_key(name)
+    return None if key is None else key.surname[:SURNAME_LENGTH]
+
+
+class IndexedName(NamedTuple):
+    """An author of a paper as paper_authors stores it: the place in the author list, the
+    name as written, its surname (surname_of) and the first letter of its first given name
+    ("" when it has none): the grouping of spellings only ever relates names that share both."""
+
+    position: int
+    name: str
+    surname: str
+    initial: str
+
+
+def indexed_names(names: list[str]) -> list[IndexedName]:
+    """The IndexedName of each name of an author list that has letters.
+
+    >>> [tuple(n) for n in indexed_names(["Yann Le Cun", "...", "LOVELACE, Ada"])]
+    [(0, 'Yann Le Cun', 'lecun', 'y'), (2, 'LOVELACE, Ada', 'lovelace', 'a')]
+    """
+    rows = []
+    for position, name in enumerate(names):
+        key = author_key(name)
+        if key is not None:
+            rows.append(IndexedName(position, name, key.surname[:SURNAME_LENGTH], key.initial))
+    return rows
+
+
+@dataclass(frozen=True)
+class AuthorGroup:
+    """The spellings one author page shows: `spellings` are merged into one person (most papers
+    first), `others` are spellings of other people an initial could also stand for."""
+
+    name: str  # the spelling asked for, as given
+    spellings: tuple[str, ...]
+    others: tuple[str, ...] = ()
+
+
+def _mutual(one: AuthorKey, other: AuthorKey) -> bool:
+    return one.takes(other) and other.takes(one)
+
+
+def _initial_first(key: AuthorKey) -> bool:
+    return bool(key.given) and len(key.given[0]) == 1
+
+
+def group_spellings(name: str, counts: dict[str, int]) -> AuthorGroup:
+    """The spellings among `counts` (spelling -> papers in the catalog, all sharing a surname
+    with `name`) that name the same person as `name`, by the rule above; `name` itself is
+    always among them, with or without papers.
+
+    >>> counts = {"John Smith": 3, "J. Smith": 2, "JOHN SMITH": 1, "Jane Smith": 1}
+    >>> group_spellings("John Smith", counts).spellings
+    ('John Smith', 'JOHN SMITH')
+    >>> group = group_spellings("J. Smith", counts)
+    >>> group.spellings, group.others
+    (('J. Smith',), ('John Smith', 'Jane Smith'))
+    >>> group_spellings("J. Smith", {"John Smith": 3, "J. Smith": 2}).spellings
+    ('John Smith', 'J. Smith')
+    """
+    keys = {s: k for s, k in ((s, author_key(s)) for s in counts) if k is not None}
+    wanted = author_key(name)
+    if wanted is None:
+        return AuthorGroup(name, (name,))
+    if _initial_first(wanted):
+        fulls = [s for s, k in keys.items() if not _initial_first(k) and wanted.takes(k)]
+        people = _people(fulls, keys, counts)
+        if len(people) == 1:  # the initial stands for one person: show that person
+            found = _full_group(people[0][0], keys, counts)
+            return AuthorGroup(name, _ordered({*found, name}, counts))
+        same = {s for s, k in keys.items() if _initial_first(k) and _mutual(wanted, k)}
+        others = [person[0] for person in people]
+        return AuthorGroup(name, _ordered({*same, name}, counts), _ordered(set(others), counts))
+    return AuthorGroup(name, _ordered({*_full_group(name, keys, counts), name}, counts))
+
+
+def _full_group(name: str, keys: dict[str, AuthorKey], counts: dict[str, int]) -> set[str]:
+    """A full first name's spellings: those agreeing both ways (rule 1) and the initials that
+    stand for nobody else in `keys` (rule 2)."""
+    wanted = author_key(name)
+    assert wanted is not None
+    same = {s for s, k in keys.items() if not _initial_first(k) and _mutual(wanted, k)}
+    for spelling, key in keys.items():
+        if not _initial_first(key) or not key.takes(wanted):
+            continue
+        meant = {s for s, k in keys.items() if not _initial_first(k) and key.takes(k)}
+        if meant <= same:
+            same.add(spelling)
+    return same
+
+
+def _people(
+    fulls: list[str], keys: dict[str, AuthorKey], counts: dict[str, int]
+) -> list[list[str]]:
+    """Full-name spellings in groups of one person each (rule 1), the most papers first."""
+    groups: list[list[str]] = []
+    for spelling in _ordered(set(fulls), counts):
+        for group in groups:
+            if _mutual(keys[group[0]], keys[spelling]):
+                group.append(spelling)
+                break
+        else:
+            groups.append([spelling])
+    return groups
+
+
+def _ordered(spellings: set[str], counts: dict[str, int]) -> tuple[str, ...]:
+    return tuple(sorted(spellings, key=lambda s: (-counts.get(s, 0), s)))

@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..domain.authors import indexed_names
 from ..domain.ids import is_local_id
 from ..domain.merge import (
     Folded,
@@ -49,7 +50,14 @@ from .papers import (
     value_converters,
     write_folded,
 )
-from .schema import LOCAL_PAPERS, deferred_indexes, paper_categories, paper_versions, papers
+from .schema import (
+    LOCAL_PAPERS,
+    deferred_indexes,
+    paper_authors,
+    paper_categories,
+    paper_versions,
+    papers,
+)
 
 # (arxiv_id, the papers row without its two timestamps, version rows, category rows), every
 # value as the driver takes it: a plain tuple, cheap to send back from a parse worker.
@@ -59,7 +67,8 @@ _STAMPS = ("created_at", "modified_at")
 PAPER_COLUMNS = tuple(c.name for c in papers.columns if c.name not in _STAMPS)
 _VERSION_COLUMNS = tuple(c.name for c in paper_versions.columns)
 _CATEGORY_COLUMNS = tuple(c.name for c in paper_categories.columns)
-_LOADED_TABLES = ("papers", "paper_versions", "paper_categories")
+_AUTHOR_COLUMNS = tuple(c.name for c in paper_authors.columns)
+_LOADED_TABLES = ("papers", "paper_versions", "paper_categories", "paper_authors")
 # Kept while the catalog holds local papers: storage/twins.py looks up the arXiv twins of each
 # by date, in the same transaction as the batch that brings them.
 _TWIN_LOOKUPS = {"ix_papers_published_at"}
@@ -120,7 +129,9 @@ def _prepare(
 
 _ROW_VALUES = itemgetter(*PAPER_COLUMNS)
 _LIST_POSITIONS = [PAPER_COLUMNS.index(name) for name in JSON_LISTS]
-_TITLE, _PUBLISHED, _HIDDEN = (PAPER_COLUMNS.index(n) for n in ("title", "published_at", "hidden"))
+_TITLE, _PUBLISHED, _HIDDEN, _AUTHORS = (
+    PAPER_COLUMNS.index(n) for n in ("title", "published_at", "hidden", "authors")
+)
 # Version rows are built by hand, in this column order.
 assert _VERSION_COLUMNS == (
     "arxiv_id",
@@ -214,6 +225,7 @@ def write_prepared(
     _insert(conn, papers, PAPER_COLUMNS + _STAMPS, [item[1] + stamp for item in fresh])
     _insert(conn, paper_versions, _VERSION_COLUMNS, [v for item in fresh for v in item[2]])
     _insert(conn, paper_categories, _CATEGORY_COLUMNS, [c for item in fresh for c in item[3]])
+    _insert(conn, paper_authors, _AUTHOR_COLUMNS, [a for item in fresh for a in _author_rows(item)])
     folded: dict[str, Folded] = {}
     seen = 0
     for item in batch:
@@ -228,6 +240,12 @@ def write_prepared(
     counts.new += len(fresh)
     counts.changed[:0] = [item[0] for item in fresh]
     return counts
+
+
+def _author_rows(item: PreparedPaper) -> list[tuple[Any, ...]]:
+    """The paper_authors rows of a prepared paper (the author list is its JSON text)."""
+    names = json.loads(item[1][_AUTHORS])
+    return [(item[0], *fields) for fields in indexed_names(names)]
 
 
 def _twin_fields(item: PreparedPaper, dialect: str) -> dict[str, Any]:

@@ -14,11 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
+from ..domain.authors import indexed_names
 from ..domain.merge import CONTENT_FIELDS, Folded, fold_batch, merge_rows, naive_utc
 from ..domain.papers import Paper, PaperFilter
 from ..domain.records import DailyEntry, PaperRecord, VersionRecord
 from .filters import paper_conditions
-from .schema import daily_submissions, paper_categories, paper_versions, papers
+from .schema import daily_submissions, paper_authors, paper_categories, paper_versions, papers
 from .twins import join_twins, without_merged
 
 JSON_LISTS = ("authors", "categories", "dois", "github_repos", "project_pages")
@@ -205,6 +206,7 @@ def write_folded(
     paper_rows: list[dict[str, Any]] = []
     versions_out: list[dict[str, Any]] = []
     category_rows: list[dict[str, Any]] = []
+    author_lists: dict[str, list[str]] = {}
     for arxiv_id, item in folded.items():
         old = existing.get(arxiv_id)
         if old is None:
@@ -233,6 +235,8 @@ def write_folded(
             {"arxiv_id": arxiv_id, "category": category, "is_primary": index == 0}
             for index, category in enumerate(dict.fromkeys(merged["categories"]))
         )
+        if old is None or merged["authors"] != old["authors"]:
+            author_lists[arxiv_id] = merged["authors"]
 
     _write_rows(conn, papers, paper_rows, ("arxiv_id",))
     updated_ids = [r["arxiv_id"] for r in paper_rows if r["arxiv_id"] in existing]
@@ -241,6 +245,7 @@ def write_folded(
         conn.execute(sa.delete(paper_categories).where(paper_categories.c.arxiv_id.in_(chunk)))
     _write_rows(conn, paper_versions, versions_out)
     _write_rows(conn, paper_categories, category_rows)
+    write_author_rows(conn, author_lists, [i for i in author_lists if i in existing])
 
     daily = [(i, f.daily, f.source) for i, f in folded.items() if f.daily and f.row]
     if daily:
@@ -250,6 +255,22 @@ def write_folded(
     current.update((row["arxiv_id"], row) for row in paper_rows)
     counts.merged = join_twins(conn, [*written, *current.values()], now)
     return counts
+
+
+def write_author_rows(
+    conn: Connection, lists: Mapping[str, Sequence[str]], stored: Sequence[str] = ()
+) -> None:
+    """Write the paper_authors rows of each paper in `lists` (arxiv_id -> its author list),
+    first deleting those of the papers in `stored` (ones that had rows before), inside the
+    caller's transaction."""
+    for chunk in id_chunks(list(stored)):
+        conn.execute(sa.delete(paper_authors).where(paper_authors.c.arxiv_id.in_(chunk)))
+    rows = [
+        {"arxiv_id": arxiv_id, **indexed._asdict()}
+        for arxiv_id, names in lists.items()
+        for indexed in indexed_names(list(names))
+    ]
+    _write_rows(conn, paper_authors, rows)
 
 
 def _write_daily(

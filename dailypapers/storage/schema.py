@@ -481,12 +481,86 @@ thumbnails = sa.Table(
 sa.Index("ix_thumbnails_state", thumbnails.c.state, thumbnails.c.next_try_at)
 sa.Index("ix_thumbnails_file", thumbnails.c.file)
 
+# Authors one row per paper and place in its list (storage/authors.py, migration 0017): the
+# name as the paper writes it, its surname as domain/authors.py folds it and the first letter
+# of its first given name, so an author's page finds its spellings and papers by an indexed
+# look-up instead of reading every paper's JSON list. (The name itself is not indexed: a
+# PostgreSQL index entry has a size limit that a hostile name could pass.)
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("surname", sa.String(200), nullable=False),
+    sa.Column("initial", sa.String(8), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Public profiles (storage/profiles.py, migration 0017): what each account shows on `/u/{name}`
+# beyond what is public anyway. No row is the default: upvotes not shown.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("show_upvotes", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Claimed authorship (storage/claims.py, migration 0017): an account says "this is me" of one
+# author entry of a paper (its place in the author list, and the name as written then). An
+# admin approves or rejects the first claim of a name; the claimant then confirms the other
+# papers of that person, approved at once (`confirmed_from` names the claim that allowed it).
+author_claims = sa.Table(
+    "author_claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
+    sa.Column(
+        "confirmed_from",
+        sa.Integer,
+        sa.ForeignKey(
+            "author_claims.id", name="fk_author_claims_confirmed_from", ondelete="CASCADE"
+        ),
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column(
+        "decided_by",
+        sa.Integer,
+        sa.ForeignKey("users.id", name="fk_author_claims_decided_by", ondelete="SET NULL"),
+    ),
+    sa.UniqueConstraint("user_id", "arxiv_id", "position", name="uq_author_claims_entry"),
+)
+
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)
 sa.Index("ix_sessions_user_id", sessions.c.user_id)
 sa.Index("ix_sessions_expires_at", sessions.c.expires_at)
 sa.Index("ix_comments_arxiv_id", comments.c.arxiv_id, comments.c.created_at)
+sa.Index("ix_comments_user_id", comments.c.user_id, comments.c.created_at)
+sa.Index("ix_author_claims_arxiv_id", author_claims.c.arxiv_id, author_claims.c.status)
+sa.Index("ix_author_claims_status", author_claims.c.status, author_claims.c.created_at)
+sa.Index("ix_author_claims_user_id", author_claims.c.user_id, author_claims.c.status)
+sa.Index("ix_daily_submissions_submitter_username", daily_submissions.c.submitter_username)
 sa.Index(
     "ix_daily_submissions_submitted_by", daily_submissions.c.submitted_by, daily_submissions.c.day
 )
@@ -500,6 +574,9 @@ sa.Index(
     paper_vectors.c.arxiv_id,
 )
 sa.Index("ix_paper_categories_category", paper_categories.c.category)
+sa.Index("ix_papers_organization", papers.c.organization)
+sa.Index("ix_daily_submissions_organization", daily_submissions.c.organization)
+sa.Index("ix_paper_authors_surname", paper_authors.c.surname, paper_authors.c.initial)
 sa.Index("ix_daily_submissions_day", daily_submissions.c.day, daily_submissions.c.upvotes)
 sa.Index("ix_paper_aliases_created_at", paper_aliases.c.created_at)
 sa.Index(

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..domain.authors import indexed_names
 from ..domain.ids import is_local_id
 from ..domain.records import PaperRecord
 from ..domain.twins import TWIN_WINDOW_DAYS, absorb_local, merge_daily_entries, title_key, twin_days
@@ -30,6 +31,7 @@ from .schema import (
     dismissals,
     library_items,
     paper_aliases,
+    paper_authors,
     paper_categories,
     papers,
     votes,
@@ -218,6 +220,14 @@ def _absorb_row(conn: Connection, local_id: str, arxiv_id: str, now: datetime) -
             changed[name] = json.dumps(changed[name], ensure_ascii=False) if changed[name] else "[]"
     changed["modified_at"] = now
     conn.execute(sa.update(papers).where(papers.c.arxiv_id == arxiv_id).values(**changed))
+    if after["authors"] != before["authors"]:
+        conn.execute(sa.delete(paper_authors).where(paper_authors.c.arxiv_id == arxiv_id))
+        rows = [
+            {"arxiv_id": arxiv_id, **indexed._asdict()}
+            for indexed in indexed_names(after["authors"])
+        ]
+        if rows:
+            conn.execute(sa.insert(paper_authors), rows)
     if after["categories"] != before["categories"]:
         conn.execute(sa.delete(paper_categories).where(paper_categories.c.arxiv_id == arxiv_id))
         conn.execute(

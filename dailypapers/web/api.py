@@ -20,6 +20,7 @@ from ..domain.papers import DailyItem, Paper
 from ..domain.people import Comment
 from ..services import community
 from ..services.daily import trending
+from ..storage.claims import participating
 from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
@@ -112,10 +113,20 @@ def api_daily_papers(
     else:
         with site.store.connect() as conn:
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
+    with site.store.connect() as conn:
+        authors_here = participating(conn, [item.arxiv_id for item in items])
     # JSONResponse directly: FastAPI's generic encoder would walk every value again.
     base = site.base_url(request)
     return JSONResponse(
-        [hf_daily_item(item, item.comments, thumbnail_url(base, item)) for item in items]
+        [
+            hf_daily_item(
+                item,
+                item.comments,
+                thumbnail=thumbnail_url(base, item),
+                participating=item.arxiv_id in authors_here,
+            )
+            for item in items
+        ]
     )
 
 
@@ -156,8 +167,16 @@ def api_search(
         raise BadParameter("q is required")
     results = site.searcher.search(q[:250], limit=size)
     base = site.base_url(request)
+    with site.store.connect() as conn:
+        authors_here = participating(conn, [f.paper.arxiv_id for f in results.found])
     return [
-        hf_search_hit(f.paper, f.entry, f.comments, thumbnail_url(base, f.entry))
+        hf_search_hit(
+            f.paper,
+            f.entry,
+            f.comments,
+            thumbnail=thumbnail_url(base, f.entry),
+            participating=f.paper.arxiv_id in authors_here,
+        )
         for f in results.found
     ]
 

@@ -30,6 +30,8 @@ from . import (
     actions,
     api,
     auth,
+    authors,
+    claims,
     digests,
     errors,
     feeds,
@@ -39,7 +41,9 @@ from . import (
     jobs,
     library,
     ops,
+    organizations,
     pages,
+    profiles,
     searchpage,
     thumbnails,
     urls,
@@ -158,6 +162,10 @@ def create_app(
     app.include_router(actions.router)  # before /papers/{id:path}, which would shadow them
     app.include_router(library.router)
     app.include_router(foryou.router)
+    app.include_router(authors.router)
+    app.include_router(claims.router)
+    app.include_router(organizations.router)
+    app.include_router(profiles.router)
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)

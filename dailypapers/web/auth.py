@@ -25,6 +25,7 @@ from ..domain.people import User
 from ..ratelimit import parse_rate
 from ..services import accounts, sessions
 from ..services.keys import load_secret_key as load_secret_key  # create_app's import
+from ..services.profiles import profile_settings
 from . import urls
 from .site import Site, site_of
 
@@ -253,7 +254,13 @@ def logout_everywhere(request: Request, _form: FormDep) -> Response:
 def password_form(request: Request) -> Response:
     if current_user(request) is None:
         return RedirectResponse(urls.login(urls.ACCOUNT_SETTINGS), status_code=303)
-    return _form_page(request, "password.html")
+    return _settings_page(request)
+
+
+def _settings_page(request: Request, status: int = 200, **context: Any) -> Response:
+    user = require_user(request)
+    shown = profile_settings(site_of(request).store, user)
+    return _form_page(request, "password.html", status, show_upvotes=shown, **context)
 
 
 @router.post("/settings/password")
@@ -265,7 +272,7 @@ def change_password(request: Request, form: FormDep) -> Response:
             site_of(request).store, user, str(form.get("current", "")), str(form.get("new", ""))
         )
     except BadParameter as error:  # a wrong current password, or a new one breaking a rule
-        return _form_page(request, "password.html", 400, error=str(error).capitalize())
+        return _settings_page(request, 400, error=str(error).capitalize())
     start_session(request, refreshed)  # every session ended: this browser gets a new one
     flash(request, "Password changed. Other sessions are logged out.")
     return RedirectResponse(urls.HOME, status_code=303)

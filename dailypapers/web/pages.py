@@ -15,6 +15,7 @@ from ..domain.papers import DailyItem, ListFilter, PaperFilter
 from ..domain.ranking import TrendingScore
 from ..services.daily import trending, trending_score, trending_window
 from ..services.library import saved_papers
+from ..storage.claims import claimed_entries
 from ..storage.comments import thread
 from ..storage.daily import (
     category_counts,
@@ -238,6 +239,7 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         comments = thread(conn, arxiv_id, include_hidden=bool(user and user.is_admin))
         voted = user is not None and arxiv_id in voted_papers(conn, user.id, [arxiv_id])
         thumbnail = thumbnails_of(conn, [arxiv_id]).get(arxiv_id)
+        claimed = claimed_entries(conn, [arxiv_id]).get(arxiv_id, {})
     context: dict[str, Any] = {
         "paper": paper,
         "entry": entry,
@@ -246,6 +248,7 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         "local": paper.is_local,
         "comments": comments,
         "voted": voted,
+        "claimed": claimed,
         "saved": arxiv_id in saved_papers(site.store, user, [arxiv_id]),
         "similar": site.searcher.similar(arxiv_id, 6) or [],
     }

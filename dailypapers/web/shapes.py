@@ -92,9 +92,12 @@ def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -
     return body
 
 
-def hf_daily_item(item: DailyItem, comments: int, thumbnail: str | None = None) -> dict[str, Any]:
+def hf_daily_item(
+    item: DailyItem, comments: int, *, thumbnail: str | None = None, participating: bool = False
+) -> dict[str, Any]:
     """One element of /api/daily_papers; `thumbnail` is the absolute URL of the first page's
-    image (null without one: HF always sends the key)."""
+    image (null without one: HF always sends the key); `participating` when an author who
+    claimed the paper has commented on it (storage/claims.py)."""
     paper = hf_paper(item, item, comments)
     body: dict[str, Any] = {
         "paper": paper,
@@ -105,7 +108,7 @@ def hf_daily_item(item: DailyItem, comments: int, thumbnail: str | None = None) 
         "thumbnail": thumbnail,
         "numComments": comments,
         "submittedBy": user_overview(item.submitter_name, item.submitter_username),
-        "isAuthorParticipating": False,
+        "isAuthorParticipating": participating,
     }
     for key in ("githubRepo", "projectPage", "organization"):
         if key in paper:
@@ -114,7 +117,12 @@ def hf_daily_item(item: DailyItem, comments: int, thumbnail: str | None = None) 
 
 
 def hf_search_hit(
-    paper: Paper, daily: DailyItem | None, comments: int, thumbnail: str | None = None
+    paper: Paper,
+    daily: DailyItem | None,
+    comments: int,
+    *,
+    thumbnail: str | None = None,
+    participating: bool = False,
 ) -> dict[str, Any]:
     """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title;
     `thumbnail` (an absolute URL) only when given."""
@@ -127,7 +135,7 @@ def hf_search_hit(
     if daily is not None:
         body["publishedAt"] = timestamp(daily.day)
         body["submittedBy"] = user_overview(daily.submitter_name, daily.submitter_username)
-        body["isAuthorParticipating"] = False
+        body["isAuthorParticipating"] = participating
     if thumbnail:
         body["thumbnail"] = thumbnail
     return body

@@ -209,11 +209,6 @@ def following_feed(token: str) -> str:
     return f"/feeds/following/{token}.atom"
 
 
-def author_search(name: str) -> str:
-    """A search for an author's papers: `author:"Yann LeCun"` (where following them is offered)."""
-    return search('author:"' + name.replace('"', " ") + '"')
-
-
 def library_item(arxiv_id: str) -> str:
     """The form that saves a paper to the reader's library or removes it."""
     return f"/papers/{arxiv_id}/library"
@@ -239,3 +234,49 @@ def library_import_json(import_id: int) -> str:
 def thumbnail(image: Thumbnail) -> str:
     """A thumbnail's image: its name is its content hash, so the URL never goes stale."""
     return f"/thumbnails/{image.file}"
+
+
+def _segment(text: str) -> str:
+    # Every character but letters, digits and -_.~ escaped, `/` too: the name is one segment.
+    # A segment of dots alone would be read as `.` or `..`; no author's name is one.
+    return quote(text, safe="")
+
+
+def author(name: str, page: int = 1) -> str:
+    """An author's page: `/authors/Yann%20LeCun`."""
+    return f"/authors/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+def author_json(name: str, page: int = 1) -> str:
+    return f"/api/authors/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+PROFILE_SETTINGS = "/settings/profile"
+
+
+def profile(username: str) -> str:
+    """A person's profile: `/u/ada`."""
+    return f"/u/{_segment(username)}"
+
+
+MY_CLAIMS = "/settings/claims"
+ADMIN_CLAIMS = "/admin/claims"
+
+
+def claims(arxiv_id: str) -> str:
+    """Where "This is me" (and a confirmation) posts."""
+    return f"/papers/{arxiv_id}/claims"
+
+
+def admin_claim(claim_id: int) -> str:
+    return f"{ADMIN_CLAIMS}/{claim_id}"
+
+
+def organization(name: str, page: int = 1) -> str:
+    """An organisation's papers: `/orgs/NVIDIA`."""
+    return f"/orgs/{_segment(name)}" + (f"?page={page}" if page > 1 else "")
+
+
+def paper_organization(arxiv_id: str) -> str:
+    """Where an admin sets a paper's organisation."""
+    return f"/papers/{arxiv_id}/organization"

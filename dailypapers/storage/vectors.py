@@ -22,9 +22,10 @@ from .filters import paper_conditions
 from .schema import paper_vectors, papers
 
 DIMENSIONS = 384
-# pgvector's least search breadth (Recall@10 0.995 at 100k papers, docs/benchmarks.md); the
-# usearch index beside SQLite searches wider: EF_SEARCH = 512 in search/ann.py.
-HNSW_EF_SEARCH = 64
+# pgvector's least search breadth: Recall@10 0.975 at 1M papers (0.862 at 64, 0.990 at 400;
+# bench/pgvector_recall.py, docs/benchmarks.md) for ~5 ms more than 64; the usearch index
+# beside SQLite searches wider: EF_SEARCH = 512 in search/ann.py.
+HNSW_EF_SEARCH = 200
 
 
 def _pending(columns: Sequence[Any], model: str) -> sa.Select[Any]:

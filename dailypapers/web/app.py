@@ -39,6 +39,7 @@ from . import (
     ops,
     pages,
     searchpage,
+    shared,
     urls,
 )
 from .cache import PageCache
@@ -81,6 +82,7 @@ def _templates(config: Config) -> Jinja2Templates:
         this_month=lambda: date.today().strftime("%Y-%m"),
         mail_enabled=mail_enabled(config),
     )
+    templates.env.globals["per_reader"] = shared.per_reader
     templates.env.filters["http_url"] = _http_url
     templates.env.filters["highlight"] = searchpage.highlight
     return templates
@@ -108,6 +110,7 @@ def create_app(
         limiter=StoreLimiter(store, clock=lambda: site.clock().timestamp()),
         templates=_templates(config),
         clock=lambda: datetime.now(UTC),
+        shared_pages=shared.SharedPages(store, config.page_cache_seconds),
     )
 
     @asynccontextmanager

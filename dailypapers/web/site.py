@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -19,6 +19,9 @@ from ..services.indexing import BackgroundIndexer
 from ..services.library import ImportFetcher
 from ..services.searching import Searcher
 from ..storage import Store
+
+if TYPE_CHECKING:  # web/shared.py needs the follows, which need this module
+    from .shared import SharedPages
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Site:
     clock: Callable[[], datetime]
     indexer: BackgroundIndexer | None = None
     library_fetcher: ImportFetcher | None = None  # web/library.py makes it on first use
+    shared_pages: SharedPages | None = None  # list pages kept for signed-in readers
     # How a request waits (a login over its account's budget): on the event loop, so a flood
     # of slowed logins holds no worker thread. Tests record the waits instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

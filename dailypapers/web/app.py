@@ -161,6 +161,8 @@ def create_app(
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)
+    # Kept list pages for signed-in readers, filled before routing (web/shared.py).
+    app.add_middleware(shared.KeptLists, site=site)
     app.add_middleware(
         SessionMiddleware,
         secret_key=auth.load_secret_key(config.secret_key, config.data_dir),

@@ -29,7 +29,6 @@ from ..storage.daily import (
 from ..storage.papers import get_paper
 from . import params, urls
 from .auth import csrf_token, current_user
-from .follows import FollowState
 from .shapes import paper_markdown
 from .shared import fill, page_key
 from .site import Site, SiteDep
@@ -74,7 +73,7 @@ def _respond(request: Request, site: Site, build: Callable[[], ListPage]) -> Res
     if kept is None:
         kept = shared.render(key, lambda context: _draw(site, request, build(), context), user)
     token = csrf_token(request)
-    body = fill(kept, site.store, user, token, lambda: FollowState(site, user))
+    body = fill(kept, site.store, user, token)
     shared.fills += 1
     return HTMLResponse(body)
 

@@ -30,18 +30,22 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context, Macro
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.follows import Follow
 from ..domain.people import User
+from ..services.sessions import resume_session
 from ..storage import Store
-from ..storage.daily import voted_papers
-from ..storage.library import saved_among
+from ..storage.daily import reader_state
 from .follows import FollowState
+from .site import Site
 
 MAX_ENTRIES = 256
 MAX_BYTES = 32 * 1024 * 1024
 _NONCE = secrets.token_hex(12)  # one per process: what a marker must carry to count as one
-_SLOT = re.compile(f"<dp-slot {_NONCE} ([a-z]+)(?: ([0-9]+))?>")
+_SLOT = re.compile(f"<dp-slot {_NONCE} slot ([0-9]+)>")
 CSRF_MARK = Markup("<dp-slot {} csrf>").format(_NONCE)
 NAME_MARK = Markup("<dp-slot {} name>").format(_NONCE)
 # A follow id goes through a URL as well as an attribute, so its stand-in is a plain word
@@ -54,57 +58,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Slot:
     """One place in a shared page that shows the reader's state: `kind` (vote, save, follow),
     what it is about (an arXiv id, or a follow's kind and value), and its markup for each state
-    (False, True), cut at the markers it still holds."""
+    (False, True), markers for the CSRF token and the follow id still in."""
 
     kind: str
-    key: Any
-    variants: tuple[list[str | int], list[str | int]]
+    key: Any  # an arXiv id; for a follow, what it is stored under (FollowState.key)
+    variants: tuple[str, str]
 
 
 @dataclass
 class SharedPage:
-    """A page rendered for the stand-in reader, cut into text and slot numbers (negative
-    numbers are the reader's CSRF token, name and follow id)."""
+    """A page rendered for the stand-in reader: `texts[0]`, then each slot of `order`
+    followed by the next text."""
 
-    parts: list[str | int]
-    slots: list[Slot]
+    texts: list[str]
+    order: list[Slot]
     generation: int
     expires: float
     size: int = 0
-    voting_ids: list[str] = field(default_factory=list)
-
-
-_CSRF, _NAME, _FOLLOW_ID = -1, -2, -3
-_MARKS = {"csrf": _CSRF, "name": _NAME}
-
-
-def _cut(html: str, follow_id: bool = False) -> list[str | int]:
-    """`html` as text pieces and marker numbers: slot n is n, the others are _MARKS (and
-    the follow id's stand-in too, with `follow_id`)."""
-    parts: list[str | int] = []
-    at = 0
-    for match in _SLOT.finditer(html):
-        parts.append(html[at : match.start()])
-        name, number = match.group(1), match.group(2)
-        parts.append(int(number) if name == "slot" else _MARKS[name])
-        at = match.end()
-    parts.append(html[at:])
-    if follow_id:
-        parts = [
-            piece
-            for part in parts
-            for piece in (_split_follow_id(part) if isinstance(part, str) else [part])
-        ]
-    return [p for p in parts if p != ""]
-
-
-def _split_follow_id(text: str) -> list[str | int]:
-    pieces: list[str | int] = []
-    for index, piece in enumerate(text.split(FOLLOW_ID_MARK)):
-        if index:
-            pieces.append(_FOLLOW_ID)
-        pieces.append(piece)
-    return pieces
+    voting_ids: list[str] = field(default_factory=list)  # the papers with a vote or save
 
 
 class Recorder:
@@ -118,9 +89,10 @@ class Recorder:
             # Only the id of the reader's follow shows in the control, which has the kind
             # and value already.
             stand_in = Follow(FOLLOW_ID_MARK, 0, "", "", "", _EPOCH)  # type: ignore[arg-type]
-            variants = (_cut(str(caller(None))), _cut(str(caller(stand_in)), follow_id=True))
+            variants = (str(caller(None)), str(caller(stand_in)))
+            key = FollowState.key(*key)
         else:
-            variants = (_cut(str(caller(False))), _cut(str(caller(True))))
+            variants = (str(caller(False)), str(caller(True)))
         self.slots.append(Slot(kind, key, variants))
         return Markup("<dp-slot {} slot {}>").format(_NONCE, len(self.slots) - 1)
 
@@ -162,64 +134,33 @@ def shared_context(user: User) -> dict[str, Any]:
 
 
 def compile_page(html: str, recorder: Recorder, generation: int, expires: float) -> SharedPage:
-    parts = _cut(html)
-    ids = [s.key for s in recorder.slots if s.kind in ("vote", "save")]
-    size = sum(len(p) for p in parts if isinstance(p, str))
-    return SharedPage(parts, recorder.slots, generation, expires, size, list(dict.fromkeys(ids)))
+    pieces = _SLOT.split(html)  # text, slot number, text, ...
+    texts = pieces[0::2]
+    order = [recorder.slots[int(number)] for number in pieces[1::2]]
+    ids = [s.key for s in order if s.kind in ("vote", "save")]
+    size = sum(map(len, texts)) + sum(len(v) for s in recorder.slots for v in s.variants)
+    return SharedPage(texts, order, generation, expires, size, list(dict.fromkeys(ids)))
 
 
-def fill(
-    page: SharedPage,
-    store: Store,
-    user: User,
-    csrf_token: str,
-    follows: Callable[[], FollowState],
-) -> str:
-    """The page as `user` sees it: one query for their votes and one for their saves among
-    the page's papers, their follows when the page has follow controls."""
-    voted: set[str] = set()
-    saved: set[str] = set()
-    if page.voting_ids:
-        with store.connect() as conn:
-            voted = voted_papers(conn, user.id, page.voting_ids)
-            saved = saved_among(conn, user.id, page.voting_ids)
-    followed = follows() if any(s.kind == "follow" for s in page.slots) else None
-    marks = {_CSRF: str(escape(csrf_token)), _NAME: str(escape(user.username))}
-    out: list[str] = []
-    for part in page.parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif part < 0:
-            out.append(marks[part])
+def fill(page: SharedPage, store: Store, user: User, csrf_token: str) -> str:
+    """The page as `user` sees it, after one query for their votes and saves among the page's
+    papers and their follows. The CSRF token and the name replace their markers last, over
+    the whole page: no text of the page can hold a marker."""
+    with store.connect() as conn:
+        voted, saved, followed = reader_state(conn, user.id, page.voting_ids)
+    out = [page.texts[0]]
+    for slot, text in zip(page.order, page.texts[1:], strict=True):
+        if slot.kind == "vote":
+            out.append(slot.variants[slot.key in voted])
+        elif slot.kind == "save":
+            out.append(slot.variants[slot.key in saved])
+        elif slot.key in followed:
+            out.append(slot.variants[True].replace(FOLLOW_ID_MARK, str(followed[slot.key])))
         else:
-            _fill_slot(out, page.slots[part], voted, saved, followed, marks)
-    return "".join(out)
-
-
-def _fill_slot(
-    out: list[str],
-    slot: Slot,
-    voted: set[str],
-    saved: set[str],
-    followed: FollowState | None,
-    marks: dict[int, str],
-) -> None:
-    follow_id = ""
-    if slot.kind == "vote":
-        on = slot.key in voted
-    elif slot.kind == "save":
-        on = slot.key in saved
-    else:
-        found = followed.get(*slot.key) if followed is not None else None
-        on = found is not None
-        follow_id = str(found.id) if found is not None else ""
-    for part in slot.variants[on]:
-        if isinstance(part, str):
-            out.append(part)
-        elif part == _FOLLOW_ID:
-            out.append(follow_id)
-        else:
-            out.append(marks[part])
+            out.append(slot.variants[False])
+        out.append(text)
+    filled = "".join(out).replace(CSRF_MARK, str(escape(csrf_token)))
+    return filled.replace(NAME_MARK, str(escape(user.username)))
 
 
 class SharedPages:
@@ -282,3 +223,65 @@ def page_key(host: str, path: str, query: str, user: User) -> tuple[Any, ...]:
     """Everything a shared list page's HTML depends on besides the reader's own state (the
     admin flag is in, should a list ever show admins more)."""
     return (host, path, query, user.is_admin)
+
+
+# The list routes of web/pages.py: /, /papers, /papers/date|week|month/..., /papers/trending.
+_LIST_PATH = re.compile(r"^/(?:papers(?:/(?:date|week|month)/[^/]+|/trending)?)?$")
+
+
+class KeptLists:
+    """ASGI middleware, inside the session middleware: a GET of a list page by a signed-in
+    reader whose page is kept is filled and answered here, without routing, dependencies or
+    a Request (about a third of such a request's time). Anything else, and every miss, goes
+    on to the routes, which render and keep the page (web/pages.py); the reader found here
+    is handed to them in the request state, so the session is looked up once."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shared = self.site.shared_pages
+        session = scope.get("session") if scope["type"] == "http" else None
+        if (
+            not session
+            or shared is None
+            or not shared.enabled
+            or scope["method"] != "GET"
+            or "sid" not in session
+            or not session.get("csrf")
+            or "flash" in session
+            or _LIST_PATH.match(scope["path"]) is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        host = next((v for n, v in scope["headers"] if n == b"host"), b"").decode("latin-1")
+        query = scope["query_string"].decode("latin-1")
+        found = await run_in_threadpool(
+            self._fill,
+            shared,
+            str(session["sid"]),
+            str(session["csrf"]),
+            host,
+            scope["path"],
+            query,
+        )
+        if isinstance(found, str):
+            shared.fills += 1
+            await HTMLResponse(found)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["user"] = found  # request.state.user for current_user
+        await self.app(scope, receive, send)
+
+    def _fill(
+        self, shared: SharedPages, sid: str, token: str, host: str, path: str, query: str
+    ) -> str | User | None:
+        """The filled page, else the reader (None: no live session) for the routes."""
+        site = self.site
+        user = resume_session(site.store, sid, site.clock())
+        if user is None:
+            return None
+        kept = shared.get(page_key(host, path, query, user))
+        if kept is None:
+            return user
+        return fill(kept, site.store, user, token)

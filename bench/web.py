@@ -113,6 +113,9 @@ def start_server(
         "DAILYPAPERS_DATA_DIR": str(data_dir),
         "DAILYPAPERS_LOG_LEVEL": "ERROR",
         "DAILYPAPERS_PAGE_CACHE_SECONDS": str(cache_seconds),
+        # No search-index rounds: on a fresh catalog the first one indexes (and embeds) all
+        # 100k papers in the server processes, whose CPU time would be counted as the pages'.
+        "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "0",
     }
     process = subprocess.Popen(
         [

@@ -219,3 +219,14 @@ def test_visitors_and_sharing_turned_off_render_the_ordinary_way(catalog):
     anonymous = TestClient(app_for(catalog))
     assert "Log in" in anonymous.get(DAY).text
     assert shared_of(app).renders == 0
+
+
+def test_a_copy_of_the_cookie_is_anonymous_after_logout_even_for_a_kept_page(catalog):
+    app = app_for(catalog)
+    alice = signed_in(app, "alice")
+    alice.get(DAY)
+    assert "alice" in alice.get(DAY).text  # kept and filled
+    copy = TestClient(app, cookies=dict(alice.cookies))
+    assert alice.post("/logout").status_code == 200
+    after = copy.get(DAY).text
+    assert "alice" not in after and "Log in" in after

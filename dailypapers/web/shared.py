@@ -11,8 +11,11 @@ a title or an abstract cannot make one, since text is escaped (its `<` becomes `
 nonce is never shown. The reader's CSRF token, name and follow ids stand in as markers too.
 
 A kept page is dropped by the same rules as the anonymous page cache (web/cache.py): any
-counted write through the store (a vote, a save, an ingest) and `page_cache_seconds` of age.
-Pages with flash messages, and visitors who are not logged in, are rendered the ordinary way.
+counted write through the store (a vote, a save, an ingest) and `page_cache_seconds` of age;
+`SharedPages.generation` is the one place that follows that cache's notion of a change. A
+kept page is answered by the KeptLists middleware before routing; a miss is rendered by the
+list routes (web/pages.py). Pages with flash messages, and visitors who are not logged in,
+are rendered the ordinary way.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class SharedPage:
     expires: float
     size: int = 0
     voting_ids: list[str] = field(default_factory=list)  # the papers with a vote or save
+    named: int = 0  # where fill finds the reader's name (the header); -1: anywhere
 
 
 class Recorder:
@@ -139,7 +143,11 @@ def compile_page(html: str, recorder: Recorder, generation: int, expires: float)
     order = [recorder.slots[int(number)] for number in pieces[1::2]]
     ids = [s.key for s in order if s.kind in ("vote", "save")]
     size = sum(map(len, texts)) + sum(len(v) for s in recorder.slots for v in s.variants)
-    return SharedPage(texts, order, generation, expires, size, list(dict.fromkeys(ids)))
+    named = [n for n, text in enumerate(texts) if NAME_MARK in text]
+    place = 2 * named[0] if named else 0  # fill puts a slot's markup between two texts
+    if len(named) > 1 or any(NAME_MARK in v for s in recorder.slots for v in s.variants):
+        place = -1  # not only in the header: fill replaces it over the whole page
+    return SharedPage(texts, order, generation, expires, size, list(dict.fromkeys(ids)), place)
 
 
 def fill(page: SharedPage, store: Store, user: User, csrf_token: str) -> str:
@@ -159,8 +167,11 @@ def fill(page: SharedPage, store: Store, user: User, csrf_token: str) -> str:
         else:
             out.append(slot.variants[False])
         out.append(text)
+    name = str(escape(user.username))
+    if page.named >= 0:
+        out[page.named] = out[page.named].replace(NAME_MARK, name)
     filled = "".join(out).replace(CSRF_MARK, str(escape(csrf_token)))
-    return filled.replace(NAME_MARK, str(escape(user.username)))
+    return filled if page.named >= 0 else filled.replace(NAME_MARK, name)
 
 
 class SharedPages:

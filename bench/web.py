@@ -3,6 +3,14 @@
 process and with one worker per core, on a catalog of 100k papers and 20k daily submissions.
 
     .venv/bin/python bench/web.py [--papers 100000] [--submissions 20000] [--duration 10]
+    .venv/bin/python bench/web.py --signed-in --clients 16
+
+`--signed-in` measures the daily page for a logged-in reader instead (wrk sends the session
+cookie of a login made over HTTP; the reader has votes, saves and a follow on that day), with
+and without the shared render of web/shared.py (page_cache_seconds 10 and 0), beside the
+anonymous page. The machine may be shared, so each run also reports the 1-minute load average
+before it and the server's CPU time per request (all its processes, from psutil), which does
+not depend on what else runs.
 
 Load comes from wrk (Debian package `wrk`, installed when missing) on 127.0.0.1 only. The
 catalog is built once under bench/results/ and reused. Results go to bench/results/web.json.
@@ -20,10 +28,11 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -104,6 +113,9 @@ def start_server(
         "DAILYPAPERS_DATA_DIR": str(data_dir),
         "DAILYPAPERS_LOG_LEVEL": "ERROR",
         "DAILYPAPERS_PAGE_CACHE_SECONDS": str(cache_seconds),
+        # No search-index rounds: on a fresh catalog the first one indexes (and embeds) all
+        # 100k papers in the server processes, whose CPU time would be counted as the pages'.
+        "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "0",
     }
     process = subprocess.Popen(
         [
@@ -140,8 +152,30 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(url: str, clients: int, duration: int) -> dict[str, float]:
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) of the server and its worker processes so far."""
+    parent = psutil.Process(process.pid)
+    total = 0.0
+    for member in [parent, *parent.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run_wrk(
+    url: str,
+    clients: int,
+    duration: int,
+    server: subprocess.Popen | None = None,
+    cookie: str | None = None,
+) -> dict[str, float]:
     threads = max(1, min(clients, 2))
+    headers = ["-H", f"Cookie: {cookie}"] if cookie else []
+    load = os.getloadavg()[0]
+    cpu_before = _cpu_seconds(server) if server else 0.0
     output = subprocess.run(
         [
             "wrk",
@@ -151,21 +185,100 @@ def run_wrk(url: str, clients: int, duration: int) -> dict[str, float]:
             "--latency",
             "--timeout",
             "10s",
+            *headers,
             url,
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = _cpu_seconds(server) - cpu_before if server else 0.0
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {
+    numbers = {
         "requests_per_s": round(rate),
         "p50_ms": round(_ms(latency["50"]), 2),
         "p99_ms": round(_ms(latency["99"]), 2),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        "load_1min": round(load, 2),
     }
+    if server is not None and requests:
+        numbers["server_cpu_ms_per_request"] = round(cpu / requests * 1000, 3)
+    return numbers
+
+
+READER = ("bench-reader", "bench-reader@example.org", "a bench password, long enough")
+
+
+def prepare_reader(url: str, ids: list[str]) -> None:
+    """The bench reader's account, with votes on three papers of the newest day, two saves
+    and a follow of the day's first category (once; kept in the catalog)."""
+    from dailypapers.domain.errors import Conflict
+    from dailypapers.services import community, follows, library
+    from dailypapers.services.accounts import register
+    from dailypapers.storage import open_store
+
+    store = open_store(url)
+    try:
+        user = register(store, *READER)
+    except Conflict:
+        store.close()
+        return
+    from dailypapers.config import load_config
+    from dailypapers.storage.papers import get_paper
+
+    config = load_config(environ={})
+    for arxiv_id in ids[:3]:
+        community.vote(store, user, arxiv_id, True)
+    for arxiv_id in ids[3:5]:
+        library.save(store, user, arxiv_id, datetime.now(UTC))
+    with store.connect() as conn:
+        paper = get_paper(conn, ids[0])
+    if paper is not None and paper.primary_category:
+        follows.follow(store, config, user, "category", paper.primary_category)
+    store.close()
+
+
+def log_in(base: str) -> str:
+    """Log the bench reader in over HTTP; returns the Cookie header value to send."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        form = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        answer = client.post(
+            "/login", data={"csrf_token": token, "login": READER[0], "password": READER[2]}
+        )
+        assert answer.status_code in (200, 303) and READER[0] in client.get("/").text
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
+def signed_in_runs(args: argparse.Namespace, url: str, ids: list[str], day: date) -> dict:
+    """The daily page for the bench reader, shared render on and off, beside anonymous."""
+    prepare_reader(url, ids)
+    path = f"/papers/date/{day.isoformat()}"
+    cores = os.cpu_count() or 1
+    runs: dict = {}
+    setups = [
+        (10.0, False, "anonymous (cached)"),
+        (10.0, True, "signed in, shared render"),
+        (0.0, True, "signed in, rendered every request"),
+    ]
+    for cache_seconds, signed, label in setups:
+        process, base = start_server(url, cores, RESULTS, cache_seconds)
+        try:
+            cookie = log_in(base) if signed else None
+            page = httpx.get(base + path, headers={"cookie": cookie or ""}, timeout=10)
+            assert page.status_code == 200 and (READER[0] in page.text) == signed
+            for clients in args.clients:
+                numbers = run_wrk(base + path, clients, args.duration, process, cookie)
+                key = f"{cores} workers / daily page / {label} / {clients} clients"
+                runs[key] = numbers
+                print(f"{key:75} {numbers}", flush=True)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return runs
 
 
 def main() -> None:
@@ -174,11 +287,18 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=20_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--out", type=Path, default=RESULTS / "web.json")
+    parser.add_argument("--signed-in", action="store_true", help="the logged-in daily page")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     url, ids, day = build_catalog(RESULTS, args.papers, args.submissions)
+    if args.signed_in:
+        out = args.out or RESULTS / "web-signed-in.json"
+        runs = signed_in_runs(args, url, ids, day)
+        out.write_text(json.dumps({"papers": args.papers, "runs": runs}, indent=2))
+        print(f"wrote {out}")
+        return
     targets = {
         "daily page": f"/papers/date/{day.isoformat()}",
         "paper page": f"/papers/{ids[7]}",
@@ -202,8 +322,9 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.out}")
+    out = args.out or RESULTS / "web.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ UPDATEs on the row lock; SQLite has one writer).
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from ..domain.errors import Conflict
 from ..domain.papers import DailyItem, ListFilter, Thumbnail
 from ..domain.people import User
 from .filters import paper_conditions
-from .schema import comments, daily_submissions, now, papers, votes
+from .schema import comments, daily_submissions, follows, library_items, now, papers, votes
 from .thumbnails import THUMBNAIL_COLUMNS, thumbnail_joined
 
 # Upvotes shown: those an import recorded plus the votes cast on this site.
@@ -262,6 +263,41 @@ def voted_papers(conn: Connection, user_id: int, arxiv_ids: list[str]) -> set[st
         votes.c.user_id == user_id, votes.c.arxiv_id.in_(arxiv_ids)
     )
     return set(conn.execute(query).scalars())
+
+
+def reader_state(
+    conn: Connection, user_id: int, arxiv_ids: list[str]
+) -> tuple[set[str], set[str], dict[tuple[str, str], int]]:
+    """The reader's marks on a page of papers, in one statement (a signed-in list page asks on
+    every request): which of `arxiv_ids` they upvoted, which they keep in their library, and
+    all their follows as {(kind, value): follow id}. At most a page of ids."""
+    values: dict[str, Any] = {f"id{n}": arxiv_id for n, arxiv_id in enumerate(arxiv_ids)}
+    voted: set[str] = set()
+    saved: set[str] = set()
+    followed: dict[tuple[str, str], int] = {}
+    rows = conn.execute(_reader_state(len(arxiv_ids)), {"user": user_id, **values})
+    for what, first, second, number in rows:
+        if what == "v":
+            voted.add(first)
+        elif what == "s":
+            saved.add(first)
+        else:
+            followed[(first, second)] = int(number)
+    return voted, saved, followed
+
+
+@functools.lru_cache(maxsize=64)
+def _reader_state(count: int) -> sa.TextClause:
+    # Plain SQL with one named parameter per id, kept per count: an expanding IN would be
+    # rewritten on every call, which cost more than the query itself.
+    names = ", ".join(f":id{n}" for n in range(count)) or "NULL"
+    return sa.text(
+        f"SELECT 'v' AS what, arxiv_id, '' AS value, 0 AS id FROM {votes.name}"
+        f" WHERE user_id = :user AND arxiv_id IN ({names})"
+        f" UNION ALL SELECT 's', arxiv_id, '', 0 FROM {library_items.name}"
+        f" WHERE user_id = :user AND arxiv_id IN ({names})"
+        f" UNION ALL SELECT 'f', kind, value, id FROM {follows.name} WHERE user_id = :user"
+    )
 
 
 def vote_rows(conn: Connection, arxiv_id: str) -> int:

@@ -39,21 +39,25 @@ def add_session(
         )
 
 
+# Built once: every request of a signed-in reader runs it, and building the statement (and
+# its cache key) each time cost about as much as running it.
+_SESSION_USER = (
+    sa.select(users, sessions.c.last_seen_at.label("session_last_seen"))
+    .join(sessions, sessions.c.user_id == users.c.id)
+    .where(
+        sessions.c.id_hash == sa.bindparam("id_hash"),
+        sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
+        users.c.disabled.is_(False),
+    )
+)
+
+
 def session_user(store: Store, id_hash: str, now: datetime) -> tuple[User, datetime] | None:
     """The account of the session `id_hash` and when the session was last seen (UTC, aware);
     None when there is no such session, it expired (`expires_at` <= `now`), or the account is
     disabled."""
-    query = (
-        sa.select(users, sessions.c.last_seen_at.label("session_last_seen"))
-        .join(sessions, sessions.c.user_id == users.c.id)
-        .where(
-            sessions.c.id_hash == id_hash,
-            sessions.c.expires_at > _stored(now),
-            users.c.disabled.is_(False),
-        )
-    )
     with store.connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_SESSION_USER, {"id_hash": id_hash, "now": _stored(now)}).first()
     if row is None:
         return None
     columns = dict(row._mapping)

@@ -45,10 +45,11 @@ from . import (
     pages,
     profiles,
     searchpage,
+    shared,
     thumbnails,
     urls,
 )
-from .cache import PageCache
+from .cache import ChangeWatch, PageCache
 from .guards import Guards
 from .httpcache import HttpCache
 from .moved import MovedPapers
@@ -88,6 +89,7 @@ def _templates(config: Config) -> Jinja2Templates:
         this_month=lambda: date.today().strftime("%Y-%m"),
         mail_enabled=mail_enabled(config),
     )
+    templates.env.globals["per_reader"] = shared.per_reader
     templates.env.filters["http_url"] = _http_url
     templates.env.filters["highlight"] = searchpage.highlight
     return templates
@@ -109,6 +111,9 @@ def create_app(
     # query embeds about as fast on one core, and the other cores stay free for the keyword
     # leg, which runs meanwhile, and for other requests.
     embedder = embedder or embedder_for(config, threads=1)
+    # Other processes' writes, seen through the database's change counter by both copies of
+    # pages this process keeps: the anonymous cache and the signed-in readers' shared lists.
+    changes = ChangeWatch(store, config.cache_check_seconds)
     site = Site(
         config=config,
         store=store,
@@ -116,6 +121,7 @@ def create_app(
         limiter=StoreLimiter(store, clock=lambda: site.clock().timestamp()),
         templates=_templates(config),
         clock=lambda: datetime.now(UTC),
+        shared_pages=shared.SharedPages(store, config.page_cache_seconds, changes),
     )
 
     @asynccontextmanager
@@ -169,6 +175,8 @@ def create_app(
     app.include_router(pages.router)
     # A merged local paper's old URLs redirect before any route runs (web/moved.py).
     app.add_middleware(MovedPapers, store=store)
+    # Kept list pages for signed-in readers, filled before routing (web/shared.py).
+    app.add_middleware(shared.KeptLists, site=site)
     app.add_middleware(
         SessionMiddleware,
         secret_key=auth.load_secret_key(config.secret_key, config.data_dir),
@@ -187,7 +195,7 @@ def create_app(
         ttl=config.page_cache_seconds,
         cookie=SESSION_COOKIE,
         state=app.state,
-        check_seconds=config.cache_check_seconds,
+        watch=changes,
     )
     app.add_middleware(  # outermost: every answer, cached too
         Guards,

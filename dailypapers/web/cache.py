@@ -23,6 +23,7 @@ grow the process.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,6 +41,42 @@ CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/",
 MAX_BODY = 2 * 1024 * 1024
 MAX_BYTES = 64 * 1024 * 1024
 SWEEP_SECONDS = 1.0
+
+
+class ChangeWatch:
+    """The database's change counter as this process last saw it (storage/changes.py): read
+    at most once every `check_seconds` by one caller at a time (the others go on without
+    waiting), and `epoch` moves each time a read finds that it moved. What this process
+    keeps for readers (this cache, web/shared.py's pages) is stale once its epoch is old."""
+
+    def __init__(self, store: Store, check_seconds: float) -> None:
+        self.store = store
+        self.check_seconds = check_seconds
+        self.count: int | None = None
+        self.checked_at = float("-inf")
+        self.epoch = 0
+        self._lock = threading.Lock()
+
+    def due(self, now: float) -> bool:
+        return now - self.checked_at >= self.check_seconds
+
+    def poll(self, now: float) -> None:
+        """Read the counter if it is due and nobody else is reading it; blocking I/O."""
+        if not self.due(now) or not self._lock.acquire(blocking=False):
+            return
+        try:
+            try:
+                count = self.store.change_count()
+            except Exception as error:  # an answer kept must not fail with the check
+                log.warning("page cache: cannot read the change counter: %s", error)
+                count = self.count
+            self.checked_at = now
+            if count != self.count:
+                if self.count is not None:
+                    self.epoch += 1
+                self.count = count
+        finally:
+            self._lock.release()
 
 
 @dataclass
@@ -64,6 +101,7 @@ class PageCache:
         state: Any = None,
         max_bytes: int = MAX_BYTES,
         check_seconds: float = 1.0,
+        watch: ChangeWatch | None = None,
     ) -> None:
         self.app = app
         if state is not None:
@@ -79,13 +117,10 @@ class PageCache:
         self.refreshing: set[tuple[Any, ...]] = set()
         self.hits = 0
         self.misses = 0
-        # Following the other processes' writes: the change counter last read, when, and the
-        # epoch that moves each time it was found moved (entries of older epochs are stale).
-        self.check_seconds = check_seconds
-        self.change_count: int | None = None
-        self.checked_at = float("-inf")
-        self.checking = False
-        self.epoch = 0
+        # Following the other processes' writes (shared with web/shared.py's pages): entries
+        # rendered in an older epoch are stale, and are dropped when the epoch moves.
+        self.watch = watch or ChangeWatch(store, check_seconds)
+        self.emptied_at_epoch = self.watch.epoch
 
     def _cacheable(self, scope: Scope) -> bool:
         if self.ttl <= 0 or scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -162,32 +197,19 @@ class PageCache:
             self._store(key, _Entry(now + self.ttl, generation, start, body, etag), now)
 
     def _generation(self) -> tuple[int, int]:
-        return (self.store.generation, self.epoch)
+        return (self.store.generation, self.watch.epoch)
 
     async def _follow_changes(self, now: float) -> None:
-        """Empty the cache when the database's change counter moved since it was last read:
-        read at most once every `check_seconds`, by one request at a time (the others answer
-        from the cache meanwhile), in a worker thread so the event loop never waits on it.
-
-        A page whose render began before the move carries the old epoch, so it is not kept
-        even when it finishes after the cache was emptied."""
-        if self.checking or now - self.checked_at < self.check_seconds:
-            return
-        self.checking = True
-        try:
-            count = await run_in_threadpool(self.store.change_count)
-        except Exception as error:  # a page the cache can answer must not fail with the check
-            log.warning("page cache: cannot read the change counter: %s", error)
-            count = self.change_count
-        finally:
-            self.checking = False
-            self.checked_at = now
-        if count != self.change_count:
-            if self.change_count is not None:
-                self.epoch += 1
-                self.entries.clear()
-                self.size = 0
-            self.change_count = count
+        """Empty the cache when the database's change counter moved since it was last read
+        (ChangeWatch: at most once every `check_seconds`), in a worker thread so the event
+        loop never waits on it. A page whose render began before the move carries the old
+        epoch, so it is not kept even when it finishes after the cache was emptied."""
+        if self.watch.due(now):
+            await run_in_threadpool(self.watch.poll, now)
+        if self.watch.epoch != self.emptied_at_epoch:
+            self.emptied_at_epoch = self.watch.epoch
+            self.entries.clear()
+            self.size = 0
 
     def _store(self, key: tuple[Any, ...], entry: _Entry, now: float) -> None:
         old = self.entries.pop(key, None)

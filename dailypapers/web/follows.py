@@ -73,13 +73,20 @@ class FollowState:
         return self._by_key
 
     def get(self, kind: str, text: str | None) -> Follow | None:
-        if self.user is None or not text:
+        if self.user is None:
+            return None
+        key = self.key(kind, text)
+        return None if key is None else self._load().get(key)
+
+    @staticmethod
+    def key(kind: str, text: str | None) -> tuple[str, str] | None:
+        """What a follow of this shown thing is stored under; None when it cannot be one."""
+        if not text:
             return None
         try:
-            value = _value_of(kind, text)
+            return kind, _value_of(kind, text)
         except BadParameter:
             return None
-        return self._load().get((kind, value))
 
     def count(self) -> int:
         return len(self._load())

@@ -3,12 +3,13 @@ JSON twins and feeds. Pages work without JavaScript; filter state lives in the U
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from ..domain.errors import NotFound
 from ..domain.papers import DailyItem, ListFilter, PaperFilter
@@ -29,8 +30,9 @@ from ..storage.daily import (
 from ..storage.papers import get_paper
 from ..storage.thumbnails import thumbnails_of
 from . import params, urls
-from .auth import current_user
+from .auth import csrf_token, current_user
 from .shapes import paper_markdown
+from .shared import fill, page_key
 from .site import Site, SiteDep
 
 router = APIRouter(include_in_schema=False)
@@ -60,7 +62,35 @@ class ListPage:
     scored_as_of: str | None = None  # where "listed N h ago" would be wrong: "before ..."
 
 
+def _respond(request: Request, site: Site, build: Callable[[], ListPage]) -> Response:
+    """The list page `build` makes, for this reader. A signed-in reader gets the page shared
+    by every signed-in reader (web/shared.py), rendered once and filled in with their state;
+    `build` (the list's queries) runs only when that page is not kept."""
+    user = current_user(request)
+    shared = site.shared_pages
+    if user is None or shared is None or not shared.enabled or "flash" in request.session:
+        return _render(request, site, build())
+    scope = request.scope
+    host = request.headers.get("host", "")
+    key = page_key(host, scope["path"], scope["query_string"].decode("latin-1"), user)
+    kept = shared.get(key)
+    if kept is None:
+        kept = shared.render(key, lambda context: _draw(site, request, build(), context), user)
+    token = csrf_token(request)
+    body = fill(kept, site.store, user, token)
+    shared.fills += 1
+    return HTMLResponse(body)
+
+
+def _draw(site: Site, request: Request, page: ListPage, context: dict[str, Any]) -> str:
+    """list.html for a shared render: `context` stands in for the reader."""
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    values = {"request": request, "list": page, "pages": pages, "voted": set(), "saved": set()}
+    return site.templates.get_template("list.html").render({**values, **context})
+
+
 def _render(request: Request, site: Site, page: ListPage) -> Response:
+    """list.html rendered the ordinary way, every part for this reader."""
     pages = max(1, -(-page.total // PAGE_SIZE))
     user = current_user(request)
     voted: set[str] = set()
@@ -74,6 +104,10 @@ def _render(request: Request, site: Site, page: ListPage) -> Response:
 
 
 def _day_page(request: Request, site: Site, day: date | None) -> Response:
+    return _respond(request, site, lambda: _day_list(request, site, day))
+
+
+def _day_list(request: Request, site: Site, day: date | None) -> ListPage:
     filters = params.paper_filter(request)
     number = params.page_number(request)
     with site.store.connect() as conn:
@@ -86,7 +120,7 @@ def _day_page(request: Request, site: Site, day: date | None) -> Response:
         categories = category_counts(conn, where)
     suffix = urls.filter_query(filters)
     listed = urls.filter_query(filters, date=day.isoformat())
-    page = ListPage(
+    return ListPage(
         title=f"Papers of {day:%d %B %Y}",
         heading=f"{day:%A, %d %B %Y}",
         view="day",
@@ -102,7 +136,6 @@ def _day_page(request: Request, site: Site, day: date | None) -> Response:
         following=(f"{after:%d %b %Y}", urls.day(after, suffix)) if after else None,
         categories=categories,
     )
-    return _render(request, site, page)
 
 
 def _range_page(
@@ -114,6 +147,20 @@ def _range_page(
     names: tuple[str | None, str | None],
     heading: str,
 ) -> Response:
+    return _respond(
+        request, site, lambda: _range_list(request, site, view, label, days, names, heading)
+    )
+
+
+def _range_list(
+    request: Request,
+    site: Site,
+    view: str,
+    label: str,
+    days: tuple[date, date],
+    names: tuple[str | None, str | None],
+    heading: str,
+) -> ListPage:
     filters = params.paper_filter(request)
     number = params.page_number(request)
     where = ListFilter(days[0], days[1], filters)
@@ -123,25 +170,21 @@ def _range_page(
         categories = category_counts(conn, where)
     suffix = urls.filter_query(filters)
     listed = urls.filter_query(filters, **{view: label})
-    return _render(
-        request,
-        site,
-        ListPage(
-            title=heading,
-            heading=heading,
-            view=view,
-            items=items,
-            filters=filters,
-            path=urls.view(view, label),
-            json_url=urls.api_daily(listed),
-            feed_query=listed,
-            page=number,
-            total=total,
-            day=days[0],
-            previous=(names[0], urls.view(view, names[0], suffix)) if names[0] else None,
-            following=(names[1], urls.view(view, names[1], suffix)) if names[1] else None,
-            categories=categories,
-        ),
+    return ListPage(
+        title=heading,
+        heading=heading,
+        view=view,
+        items=items,
+        filters=filters,
+        path=urls.view(view, label),
+        json_url=urls.api_daily(listed),
+        feed_query=listed,
+        page=number,
+        total=total,
+        day=days[0],
+        previous=(names[0], urls.view(view, names[0], suffix)) if names[0] else None,
+        following=(names[1], urls.view(view, names[1], suffix)) if names[1] else None,
+        categories=categories,
     )
 
 
@@ -181,6 +224,10 @@ def month_page(request: Request, site: SiteDep, month: str) -> Response:
 
 @router.get("/papers/trending")
 def trending_page(request: Request, site: SiteDep) -> Response:
+    return _respond(request, site, lambda: _trending_list(request, site))
+
+
+def _trending_list(request: Request, site: Site) -> ListPage:
     filters = params.paper_filter(request)
     now = site.clock()
     window = trending_window(site.store, site.config, now)
@@ -197,24 +244,20 @@ def trending_page(request: Request, site: SiteDep) -> Response:
         )
     with site.store.connect() as conn:
         categories = category_counts(conn, ListFilter())
-    return _render(
-        request,
-        site,
-        ListPage(
-            title="Trending papers",
-            heading="Trending",
-            view="trending",
-            items=[t.item for t in ranked],
-            filters=filters,
-            path=urls.TRENDING,
-            json_url=urls.api_daily(urls.filter_query(filters, sort="trending")),
-            feed_query=urls.filter_query(filters),
-            total=len(ranked),
-            categories=categories,
-            why={t.item.arxiv_id: t.why for t in ranked},
-            note=note,
-            scored_as_of=as_of,
-        ),
+    return ListPage(
+        title="Trending papers",
+        heading="Trending",
+        view="trending",
+        items=[t.item for t in ranked],
+        filters=filters,
+        path=urls.TRENDING,
+        json_url=urls.api_daily(urls.filter_query(filters, sort="trending")),
+        feed_query=urls.filter_query(filters),
+        total=len(ranked),
+        categories=categories,
+        why={t.item.arxiv_id: t.why for t in ranked},
+        note=note,
+        scored_as_of=as_of,
     )
 
 

@@ -19,8 +19,9 @@ from ..services.library import ImportFetcher
 from ..services.searching import Searcher
 from ..storage import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # web/shared.py needs the follows, which need this module
     from ..jobs.local import PeriodScheduler, ProcessJobs
+    from .shared import SharedPages
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Site:
     scheduler: PeriodScheduler | None = None  # the site-wide jobs on SQLite
     worker: asyncio.Task[None] | None = None  # the site-wide jobs on PostgreSQL
     library_fetcher: ImportFetcher | None = None  # web/library.py makes it on first use
+    shared_pages: SharedPages | None = None  # list pages kept for signed-in readers
     # How a request waits (a login over its account's budget): on the event loop, so a flood
     # of slowed logins holds no worker thread. Tests record the waits instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

@@ -158,10 +158,10 @@ def test_bad_setting_stops_startup_naming_the_key(env, message):
 def test_demo_stats_and_json(tmp_path):
     env = {"DAILYPAPERS_DATA_DIR": str(tmp_path / "d")}
     first = run("demo", env=env)
-    assert first.exit_code == 0 and "daily list: 71 new" in first.output
+    assert first.exit_code == 0 and "daily list: 89 new" in first.output
     assert "nothing loaded" in run("demo", "--if-empty", env=env).output
     numbers = json.loads(run("stats", "--json", env=env).output)
-    assert numbers["daily_submissions"] == 71
+    assert numbers["daily_submissions"] == 89
     assert isinstance(numbers["papers"], int) and isinstance(numbers["versions"], int)
     text = run("stats", env=env).output
     assert f"papers             {numbers['papers']:,}" in text and "quant-ph" in text

@@ -204,8 +204,8 @@ def test_cli_index_and_search(tmp_path, database_url):
     loaded = runner.invoke(cli, ["demo"], env=env)
     assert loaded.exit_code == 0
     built = runner.invoke(cli, ["index", "--rebuild", "--no-vectors"], env=env)
-    assert "keyword index: 553 papers indexed" in loaded.stderr
-    assert built.exit_code == 0 and "553 papers indexed, 553 searchable" in built.output
+    assert "keyword index: 571 papers indexed" in loaded.stderr
+    assert built.exit_code == 0 and "571 papers indexed, 571 searchable" in built.output
     elsewhere = {**env, "DAILYPAPERS_DATA_DIR": str(tmp_path / "no-index-here")}
     empty = runner.invoke(cli, ["search", "same-sign dilepton", "--json"], env=elsewhere)
     if database_url.startswith("sqlite"):

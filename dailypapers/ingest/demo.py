@@ -3,6 +3,7 @@ payloads, loaded through the same parsers and writer as live ingest, offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from importlib import resources
@@ -53,8 +54,25 @@ def iter_seed_papers(path: Path) -> Iterator[PaperRecord | ParseProblem]:
         )
 
 
+def iter_day_fill(path: Path) -> Iterator[PaperRecord | ParseProblem]:
+    """Real arXiv papers (snapshot lines, scripts/demo_fill.py) that fill the seed page's
+    newest day: each listed on the day arXiv first listed it, by the demo curator, with no
+    upvotes (the demo's votes are only the seed page's real counts)."""
+    with open(path, "rb") as lines:
+        for item in iter_snapshot(lines, path.name):
+            first = item.versions[0].submitted_at if isinstance(item, PaperRecord) else None
+            if isinstance(item, ParseProblem) or first is None:
+                yield item
+                continue
+            day = first.date()
+            entry = DailyEntry(day=day, submitter_name="Demo curator", submitter_username="demo")
+            yield dataclasses.replace(item, daily=entry)
+
+
 def iter_demo(folder: Path = DEMO_DIR) -> Iterator[PaperRecord | ParseProblem]:
     yield from iter_seed_papers(folder / "seed-papers.json")
+    for path in sorted((folder / "daily").glob("*.jsonl")):
+        yield from iter_day_fill(path)
     for path in sorted((folder / "oai").glob("*.xml")):
         page = parse_oai_page(path.read_bytes(), path.name)
         yield from page.problems

@@ -140,7 +140,9 @@ def shared_context(user: User) -> dict[str, Any]:
     }
 
 
-def compile_page(html: str, recorder: Recorder, generation: tuple[int, int], expires: float) -> SharedPage:
+def compile_page(
+    html: str, recorder: Recorder, generation: tuple[int, int], expires: float
+) -> SharedPage:
     pieces = _SLOT.split(html)  # text, slot number, text, ...
     texts = pieces[0::2]
     order = [recorder.slots[int(number)] for number in pieces[1::2]]

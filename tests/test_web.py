@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from lxml import etree, html
 
 from dailypapers.config import load_config
+from dailypapers.domain.ids import local_paper_id
 from dailypapers.domain.papers import ListFilter
-from dailypapers.ingest.demo import load_demo
+from dailypapers.ingest.demo import DEMO_DIR, load_demo
 from dailypapers.ingest.run import ingest_daily_json
 from dailypapers.services.daily import TrendingWindow, trending, trending_window
 from dailypapers.storage import open_store
@@ -398,3 +399,33 @@ def test_json_twins_of_filtered_pages_apply_the_same_filters(client):
     assert [i["paper"]["id"] for i in coded] == ["2407.13168"]
     bad = client.get("/api/daily_papers", params={"category": "<b>"})
     assert bad.status_code == 400 and "is not an arXiv category" in bad.json()["error"]
+
+
+def test_a_seed_paper_without_names_shows_its_author_count(client):
+    """The seed page gives only a count of authors; a paper known only from it says "N
+    authors" on its card and page, one without a count says nothing, and one whose arXiv
+    record arrived (merged into it) shows the names."""
+    seed = json.loads((DEMO_DIR / "seed-papers.json").read_bytes())
+    checked = {"count": 0, "none": 0}
+    for item in seed["papers"]:
+        arxiv_id = local_paper_id(item["title"])
+        day = page(client.get(f"/papers/date/{item['published'] or seed['page_date']}"))
+        cards = day.xpath(f"//article[@id='paper-{arxiv_id}']")
+        if not cards:  # merged into its arXiv twin
+            continue
+        shown = cards[0].xpath(".//p[@class='authors']/span[@class='author-count']/text()")
+        count = item["num_authors"]
+        if count is None:
+            assert shown == [] and not cards[0].xpath(".//p[@class='authors']")
+            checked["none"] += 1
+            continue
+        assert shown == [f"{count} author{'s' if count != 1 else ''}"]
+        checked["count"] += 1
+        if checked["count"] == 1:
+            paper = page(client.get(f"/papers/{arxiv_id}"))
+            counted = paper.xpath("//div[@class='authors full']/span[@class='author-count']")
+            assert [span.text for span in counted] == shown
+    assert checked["count"] >= 10 and checked["none"] >= 1, checked
+    newest = page(client.get(f"/papers/date/{seed['page_date']}"))
+    arxiv_cards = newest.xpath("//article[not(starts-with(@id, 'paper-local-'))]")
+    assert len(arxiv_cards) >= 18 and all(a.xpath(".//a[@class='author']") for a in arxiv_cards)

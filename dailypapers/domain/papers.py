@@ -88,6 +88,7 @@ class DailyItem:
     featured: bool = False
     comments: int = 0
     thumbnail: Thumbnail | None = None
+    author_count: int | None = None  # the source's count where `authors` is empty
 
 
 @dataclass(frozen=True)

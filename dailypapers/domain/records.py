@@ -38,6 +38,8 @@ class DailyEntry:
     submitter_username: str | None = None
     upvotes: int = 0
     organization: str | None = None
+    # How many authors the source counted where it names none (the seed page's "16 authors").
+    author_count: int | None = None
 
 
 @dataclass(slots=True)

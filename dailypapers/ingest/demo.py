@@ -21,6 +21,11 @@ from .text import normalize_abstract, normalize_title, parse_day, parse_iso_date
 DEMO_DIR = Path(str(resources.files("dailypapers") / "demo"))
 
 
+def _count(value: object) -> int | None:
+    """A positive whole number of authors, else None (absent, zero, text, a fraction)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def iter_seed_papers(path: Path) -> Iterator[PaperRecord | ParseProblem]:
     """The seed page's papers as records with local ids, each on the daily list of its date
     (the page's date when the paper has none) with the upvotes it had."""
@@ -50,6 +55,7 @@ def iter_seed_papers(path: Path) -> Iterator[PaperRecord | ParseProblem]:
                 submitter_username="demo",
                 upvotes=int(item.get("upvotes") or 0),
                 organization=organization,
+                author_count=_count(item.get("num_authors")),
             ),
         )
 

@@ -59,6 +59,7 @@ _LIST_COLUMNS = [
     daily_submissions.c.submitter_username,
     TOTAL_UPVOTES,
     daily_submissions.c.organization,
+    daily_submissions.c.author_count,
     daily_submissions.c.created_at.label("listed_at"),
     daily_submissions.c.featured,
     COMMENT_COUNT,

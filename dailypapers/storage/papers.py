@@ -290,6 +290,7 @@ def _write_daily(
             "submitter_username": entry.submitter_username,
             "upvotes": entry.upvotes,
             "organization": entry.organization,
+            "author_count": entry.author_count,
             "source": source,
         }
         old = existing.get(arxiv_id)

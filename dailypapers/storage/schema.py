@@ -101,6 +101,8 @@ daily_submissions = sa.Table(
     sa.Column("organization", sa.Text),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # How many authors the listing's source counted when it named none (migration 0018).
+    sa.Column("author_count", sa.Integer),
     # Upvotes: `upvotes` is what an import recorded, `vote_count` the votes cast here (kept
     # equal to the number of rows in `votes`, in the same transaction as each vote).
     sa.Column("vote_count", sa.Integer, nullable=False, server_default="0"),

@@ -39,6 +39,8 @@ def _env(database_url: str, data_dir: Path, api_url: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "DAILYPAPERS_DATABASE_URL": database_url,
         "DAILYPAPERS_DATA_DIR": str(data_dir),
+        # The site-wide jobs would go to arXiv; each machine's keyword index runs regardless.
+        "DAILYPAPERS_SCHEDULER": "false",
         "DAILYPAPERS_SECRET_KEY": "one key for every machine of the site, 32+ chars long",
         "DAILYPAPERS_ARXIV_API_ENDPOINT": api_url,
         "DAILYPAPERS_REQUEST_DELAY": "0",

@@ -441,6 +441,8 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
             "DAILYPAPERS_INDEX_INTERVAL_SECONDS": "3600",
             "DAILYPAPERS_PAGE_CACHE_SECONDS": "0",
             "DAILYPAPERS_HARVEST_SETS": "",
+            "DAILYPAPERS_ANNOUNCEMENT_CATEGORIES": "",
+            "DAILYPAPERS_THUMBNAILS_SCHEDULE": "0",
             "DAILYPAPERS_EMBEDDINGS_SCHEDULE": "1",
         }
     )

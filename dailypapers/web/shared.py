@@ -291,6 +291,8 @@ class KeptLists:
             shared.fills += 1
             await HTMLResponse(found)(scope, receive, send)
             return
+        if found is None:
+            session.clear()  # as current_user does: the cookie's session ended
         scope.setdefault("state", {})["user"] = found  # request.state.user for current_user
         await self.app(scope, receive, send)
 

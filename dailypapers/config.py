@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from .domain.summaries import DEFAULT_PROMPT as DEFAULT_SUMMARY_PROMPT
+
 PREFIX = "DAILYPAPERS_"
 T = TypeVar("T")
 
@@ -70,6 +72,16 @@ def _http_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http:// or https:// URL")
+    return text
+
+
+def _optional_http_url(text: str) -> str:
+    return _http_url(text) if text else ""
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
     return text
 
 
@@ -409,6 +421,37 @@ class Config:
     )
     thumbnail_timeout: float = setting(
         60.0, _positive_float, "Seconds one PDF download for a thumbnail may take in all"
+    )
+
+    # AI summaries, off by default (services/summaries.py; docs/summaries.md).
+    summary_llm_url: str = setting(
+        "",
+        _optional_http_url,
+        "OpenAI-compatible chat-completions URL (llama.cpp, vLLM, Ollama) that writes AI "
+        "summaries of listed papers; empty: no summaries",
+    )
+    summary_llm_model: str = setting(
+        "", str, "The `model` sent to summary_llm_url; empty: none (the server's own)"
+    )
+    summary_llm_api_key: str = setting(
+        "", str, "Bearer token for summary_llm_url; empty: none", secret=True
+    )
+    summary_prompt: str = setting(
+        DEFAULT_SUMMARY_PROMPT,
+        _nonempty,
+        "System prompt for a summary; the abstract is the user message and the only input",
+    )
+    summary_max_tokens: int = setting(
+        256, _positive_int, "Most tokens the endpoint may write for one summary"
+    )
+    summary_timeout: float = setting(
+        60.0, _positive_float, "Seconds one summary request may take before it counts as failed"
+    )
+    summaries_schedule: str = setting(
+        "300", _schedule, "How often the summaries job asks for due summaries; 0: off"
+    )
+    summaries_per_run: int = setting(
+        20, _positive_int, "Most summaries one run of the summaries job asks for"
     )
 
     # Mail (services/mail.py, services/digests.py; docs/personal.md "Email digests").

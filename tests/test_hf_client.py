@@ -11,6 +11,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 from huggingface_hub.utils import get_session
 
 from .conftest import DATA, running_serve
+from .llmfixture import FakeLLM, summary_for
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,16 @@ def server(tmp_path_factory):
         capture_output=True,
         timeout=120,
     )
+    with FakeLLM() as llm:  # AI summaries on: the client must read them and stay green
+        summarized = {
+            **env,
+            "DAILYPAPERS_SUMMARY_LLM_URL": llm.url,
+            "DAILYPAPERS_SUMMARIES_PER_RUN": "500",
+        }
+        ran = subprocess.run(
+            [*cli, "jobs", "run", "summaries"], env=summarized, capture_output=True, timeout=300
+        )
+        assert ran.returncode == 0, ran.stderr
     with running_serve(env) as url:
         get_session().timeout = 30
         yield url
@@ -51,6 +62,8 @@ def test_list_daily_papers_by_date(api):
     assert [a.name for a in scicode.authors] == ["Minyang Tian", "Xinan Chen"]
     assert scicode.github_repo == "https://github.com/scicode-bench/SciCode"
     assert scicode.organization.fullname == "SciCode Team"
+    assert scicode.ai_summary == summary_for(scicode.summary)
+    assert scicode.ai_keywords == ["test papers", "fake model"]
     assert papers[1].upvotes is None  # the client turns 0 into None
 
 
@@ -81,6 +94,7 @@ def test_bad_date_is_a_bad_request(api):
 def test_paper_info_and_unknown_paper(api):
     info = api.paper_info("2407.13168")
     assert info.id == "2407.13168" and info.upvotes == 17
+    assert info.ai_summary == summary_for(info.summary)
     assert info.title == "SciCode: A Research Coding Benchmark Curated by Scientists"
     old_style = api.paper_info("cond-mat/0703772")
     assert old_style.id == "cond-mat/0703772" and old_style.authors

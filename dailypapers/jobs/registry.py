@@ -138,6 +138,19 @@ def thumbnails(store: Store, config: Config, context: JobContext) -> Counts:
     return {**report.counts(), "busy": int(report.busy)}
 
 
+def summaries(store: Store, config: Config, context: JobContext) -> Counts:
+    """Ask `summary_llm_url` for the AI summaries of up to `summaries_per_run` listed papers
+    that have none (or whose abstract changed). Each paper's failure waits out its own
+    backoff; an endpoint that cannot be reached fails the try, so it is retried."""
+    from ..services.summaries import summarize_listed
+
+    report = summarize_listed(store, config, config.summaries_per_run)
+    counts = report.counts()
+    if report.failed.get("unreachable"):
+        raise JobFailed(f"{config.summary_llm_url} cannot be reached", counts)
+    return counts
+
+
 def embeddings(store: Store, config: Config, context: JobContext) -> Counts:
     """Embed papers that have no vector from the current model (at most EMBED_PER_ROUND a
     run) and bring the vector index up to date: pgvector's on PostgreSQL, the usearch file
@@ -263,6 +276,10 @@ def _needs_categories(config: Config) -> str | None:
     return None if config.announcement_categories else "announcement_categories is empty"
 
 
+def _needs_llm(config: Config) -> str | None:
+    return None if config.summary_llm_url else "summary_llm_url is empty"
+
+
 def _needs_backup_dir(config: Config) -> str | None:
     return None if config.backup_dir else "backup_dir is empty"
 
@@ -309,6 +326,13 @@ JOBS: tuple[Job, ...] = (
         thumbnails,
         "thumbnails_schedule",
         "first-page images of listed papers",
+    ),
+    Job(
+        "summaries",
+        summaries,
+        "summaries_schedule",
+        "AI summaries of listed papers",
+        missing=_needs_llm,
     ),
     Job("digests", digests, "digests_schedule", "send the digests due", missing=_needs_mail),
     Job("cleanup", cleanup, "cleanup_schedule", "expired sessions, confirmations, old rows"),

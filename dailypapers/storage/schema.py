@@ -552,6 +552,32 @@ author_claims = sa.Table(
 )
 
 
+# AI summaries (storage/summaries.py, migration 0019): one row per listed paper a summary was
+# asked for: "ok" with the text, its keywords (a JSON list), the model and the digest of the
+# abstract it was written from, or "failed" with the reason, the error, the attempts and when
+# the next may run. Only written when `summary_llm_url` is set.
+summaries = sa.Table(
+    "summaries",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.String(8), nullable=False),  # "ok" or "failed"
+    sa.Column("summary", sa.Text),
+    sa.Column("keywords", sa.Text),
+    sa.Column("model", sa.String(200)),
+    sa.Column("abstract_digest", sa.String(16)),
+    sa.Column("reason", sa.String(24)),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_try_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+sa.Index("ix_summaries_state", summaries.c.state, summaries.c.next_try_at)
+
 sa.Index("ix_follows_kind_value", follows.c.kind, follows.c.value)
 sa.Index("ix_votes_arxiv_id", votes.c.arxiv_id)
 sa.Index("ix_dismissals_arxiv_id", dismissals.c.arxiv_id)

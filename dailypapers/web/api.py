@@ -24,6 +24,7 @@ from ..storage.claims import participating
 from ..storage.comments import comment_counts, thread
 from ..storage.daily import daily_entry, list_daily
 from ..storage.papers import get_paper, paper_exists
+from ..storage.summaries import summaries_of
 from . import apidoc, params, urls
 from .apidoc import responses
 from .auth import BodyDep, SearchBudget, limit, require_user
@@ -115,6 +116,7 @@ def api_daily_papers(
             items = list_daily(conn, where, order="newest", offset=page * size, limit=size)
     with site.store.connect() as conn:
         authors_here = participating(conn, [item.arxiv_id for item in items])
+        ai = summaries_of(conn, [item.arxiv_id for item in items])
     # JSONResponse directly: FastAPI's generic encoder would walk every value again.
     base = site.base_url(request)
     return JSONResponse(
@@ -124,6 +126,7 @@ def api_daily_papers(
                 item.comments,
                 thumbnail=thumbnail_url(base, item),
                 participating=item.arxiv_id in authors_here,
+                ai=ai.get(item.arxiv_id),
             )
             for item in items
         ]
@@ -169,6 +172,7 @@ def api_search(
     base = site.base_url(request)
     with site.store.connect() as conn:
         authors_here = participating(conn, [f.paper.arxiv_id for f in results.found])
+        ai = summaries_of(conn, [f.paper.arxiv_id for f in results.found])
     return [
         hf_search_hit(
             f.paper,
@@ -176,6 +180,7 @@ def api_search(
             f.comments,
             thumbnail=thumbnail_url(base, f.entry),
             participating=f.paper.arxiv_id in authors_here,
+            ai=ai.get(f.paper.arxiv_id),
         )
         for f in results.found
     ]
@@ -386,7 +391,10 @@ def api_paper(site: SiteDep, paper_id: PaperId) -> dict[str, Any]:
     with site.store.connect() as conn:
         entry = daily_entry(conn, arxiv_id)
         comments = comment_counts(conn, [arxiv_id]).get(arxiv_id, 0)
-    body = hf_paper(paper, entry, comments)
+        ai = summaries_of(conn, [arxiv_id]).get(arxiv_id)
+    body = hf_paper(paper, entry, comments, ai)
+    if ai is not None and ai.model:
+        body["ai_summary_model"] = ai.model
     body.update(
         linkedModels=[],
         numTotalModels=0,

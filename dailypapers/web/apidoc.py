@@ -102,6 +102,11 @@ class Paper(_Shape):
         description="Only for withdrawn papers: when (null when not known)",
         json_schema_extra=_drop_default,
     )
+    ai_summary: str | SkipJsonSchema[None] = absent(
+        "Two sentences a language model wrote from the abstract (only where the site has "
+        "summary_llm_url set and the paper is listed)"
+    )
+    ai_keywords: list[str] | SkipJsonSchema[None] = absent("Up to five key phrases, with it")
 
 
 class LinkedRepo(BaseModel):
@@ -113,6 +118,8 @@ class LinkedRepo(BaseModel):
 
 class PaperDetail(Paper):
     """GET /api/papers/{paper_id}: the paper at the top level, plus its linked repositories."""
+
+    ai_summary_model: str | SkipJsonSchema[None] = absent("The model that wrote ai_summary")
 
     linkedModels: list[LinkedRepo]
     numTotalModels: int
@@ -140,6 +147,8 @@ class DailyItem(_Shape):
     githubRepo: str | SkipJsonSchema[None] = absent("Copied from `paper`")
     projectPage: str | SkipJsonSchema[None] = absent("Copied from `paper`")
     organization: Organization | SkipJsonSchema[None] = absent("Copied from `paper`")
+    ai_summary: str | SkipJsonSchema[None] = absent("Copied from `paper`")
+    ai_keywords: list[str] | SkipJsonSchema[None] = absent("Copied from `paper`")
 
 
 class SearchHit(_Shape):
@@ -160,6 +169,8 @@ class SearchHit(_Shape):
     thumbnail: str | SkipJsonSchema[None] = absent(
         "Absolute URL of an image of the PDF's first page, for listed papers that have one"
     )
+    ai_summary: str | SkipJsonSchema[None] = absent("Copied from `paper`")
+    ai_keywords: list[str] | SkipJsonSchema[None] = absent("Copied from `paper`")
 
 
 class SimilarPaper(SearchHit):

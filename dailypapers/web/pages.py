@@ -28,6 +28,7 @@ from ..storage.daily import (
     voted_papers,
 )
 from ..storage.papers import get_paper
+from ..storage.summaries import summaries_of
 from ..storage.thumbnails import thumbnails_of
 from . import params, urls
 from .auth import csrf_token, current_user
@@ -283,6 +284,7 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         voted = user is not None and arxiv_id in voted_papers(conn, user.id, [arxiv_id])
         thumbnail = thumbnails_of(conn, [arxiv_id]).get(arxiv_id)
         claimed = claimed_entries(conn, [arxiv_id]).get(arxiv_id, {})
+        ai_summary = summaries_of(conn, [arxiv_id]).get(arxiv_id)
     context: dict[str, Any] = {
         "paper": paper,
         "entry": entry,
@@ -292,6 +294,7 @@ def paper_page(request: Request, site: SiteDep, paper_id: str) -> Response:
         "comments": comments,
         "voted": voted,
         "claimed": claimed,
+        "ai_summary": ai_summary,
         "saved": arxiv_id in saved_papers(site.store, user, [arxiv_id]),
         "similar": site.searcher.similar(arxiv_id, 6) or [],
     }

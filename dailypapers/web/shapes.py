@@ -15,6 +15,7 @@ from typing import Any
 
 from ..domain.papers import DailyItem, Paper
 from ..domain.people import Comment
+from ..domain.summaries import Summary
 
 
 def object_id(*parts: object) -> str:
@@ -60,8 +61,19 @@ def organization(name: str | None) -> dict[str, Any] | None:
     return {"_id": object_id("org", slug), "name": slug, "fullname": name, "avatar": ""}
 
 
-def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -> dict[str, Any]:
-    """The paper object (`paper` inside a daily item; the whole body of /api/papers/{id})."""
+# Keys of the paper object a daily item repeats at the top level (huggingface_hub reads them
+# only there; other clients read `paper.*`: HF_API.md section 7).
+COPIED = ("githubRepo", "projectPage", "organization", "ai_summary", "ai_keywords")
+
+
+def hf_paper(
+    paper: Paper | DailyItem,
+    daily: DailyItem | None,
+    comments: int,
+    ai: Summary | None = None,
+) -> dict[str, Any]:
+    """The paper object (`paper` inside a daily item; the whole body of /api/papers/{id});
+    `ai_summary` and `ai_keywords` when the paper has an AI summary (docs/summaries.md)."""
     arxiv_id = paper.arxiv_id
     body: dict[str, Any] = {
         "id": arxiv_id,
@@ -89,16 +101,25 @@ def hf_paper(paper: Paper | DailyItem, daily: DailyItem | None, comments: int) -
         body["organization"] = org
     if paper.withdrawn:
         body["withdrawnAt"] = timestamp(paper.updated_at)
+    if ai is not None:
+        body["ai_summary"] = ai.text
+        body["ai_keywords"] = ai.keywords
     return body
 
 
 def hf_daily_item(
-    item: DailyItem, comments: int, *, thumbnail: str | None = None, participating: bool = False
+    item: DailyItem,
+    comments: int,
+    *,
+    thumbnail: str | None = None,
+    participating: bool = False,
+    ai: Summary | None = None,
 ) -> dict[str, Any]:
     """One element of /api/daily_papers; `thumbnail` is the absolute URL of the first page's
     image (null without one: HF always sends the key); `participating` when an author who
-    claimed the paper has commented on it (storage/claims.py)."""
-    paper = hf_paper(item, item, comments)
+    claimed the paper has commented on it (storage/claims.py); the AI summary in `paper` and
+    at the top level, where huggingface_hub reads it."""
+    paper = hf_paper(item, item, comments, ai)
     body: dict[str, Any] = {
         "paper": paper,
         "publishedAt": timestamp(item.day),
@@ -110,7 +131,7 @@ def hf_daily_item(
         "submittedBy": user_overview(item.submitter_name, item.submitter_username),
         "isAuthorParticipating": participating,
     }
-    for key in ("githubRepo", "projectPage", "organization"):
+    for key in COPIED:
         if key in paper:
             body[key] = paper[key]
     return body
@@ -123,11 +144,13 @@ def hf_search_hit(
     *,
     thumbnail: str | None = None,
     participating: bool = False,
+    ai: Summary | None = None,
 ) -> dict[str, Any]:
     """One element of /api/papers/search: a daily-item-shaped wrapper with a top-level title;
-    `thumbnail` (an absolute URL) only when given."""
+    `thumbnail` (an absolute URL) only when given; the AI summary as in a daily item."""
+    inner = hf_paper(paper, daily, comments, ai)
     body: dict[str, Any] = {
-        "paper": hf_paper(paper, daily, comments),
+        "paper": inner,
         "title": paper.title,
         "summary": paper.abstract,
         "numComments": comments,
@@ -138,6 +161,9 @@ def hf_search_hit(
         body["isAuthorParticipating"] = participating
     if thumbnail:
         body["thumbnail"] = thumbnail
+    for key in ("ai_summary", "ai_keywords"):
+        if key in inner:
+            body[key] = inner[key]
     return body
 
 

@@ -1,8 +1,10 @@
 """Two machines in one test: one PostgreSQL, two real `serve` processes with data folders of
 their own (each its own keyword index and page cache), talked to over HTTP as a load balancer
-would spread readers over them. What one machine does must hold on the other: votes counted
-exactly under concurrency, a rate limit of N admitting N across both, a paper submitted on one
-found by keyword search on the other after that machine's own index round."""
+would spread readers over them, and two `dailypapers worker` processes sharing the scheduled
+jobs. What one machine does must hold on the other: votes counted exactly under concurrency, a
+rate limit of N admitting N across both, a paper submitted on one found by keyword search on
+the other after that machine's own index round, and the harvest (against a local OAI-PMH
+server, every 2 s here) run once per period by the two workers, its papers found on both."""
 
 from __future__ import annotations
 
@@ -19,11 +21,15 @@ from pathlib import Path
 import httpx
 from lxml import html
 
+from dailypapers.domain.jobs import OK
+from dailypapers.ingest.arxiv_oai import parse_oai_page
 from dailypapers.services.accounts import register
 from dailypapers.storage import open_store
 
 from .conftest import fresh_pg_database, running_serve
 from .httpfixture import PayloadServer, Reply
+from .test_harvest_oai import PAGES
+from .test_jobs import oai_server, pg_job_env, runs_of, start_worker, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 API = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "arxiv" / "api"
@@ -55,7 +61,7 @@ def _env(database_url: str, data_dir: Path, api_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def two_machines(pg_server: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def two_machines(pg_server: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     # The real answer for this paper, moved to yesterday: only recent papers can be submitted.
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     payload = (
@@ -76,7 +82,18 @@ def two_machines(pg_server: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         second = stack.enter_context(
             running_serve(_env(database_url, tmp_path / "b", arxiv.url + "/api/query"))
         )
-        yield first, second
+        oai = stack.enter_context(oai_server())
+        workers = [
+            start_worker(
+                pg_job_env(
+                    database_url, tmp_path / f"w{n}", oai.url + "/oai", harvest_schedule="2"
+                ),
+                tmp_path / f"worker{n}.log",
+            )
+            for n in range(2)
+        ]
+        stack.callback(stop, workers)
+        yield first, second, database_url
 
 
 def _login(url: str, username: str) -> tuple[httpx.Client, str]:
@@ -96,7 +113,7 @@ def _login(url: str, username: str) -> tuple[httpx.Client, str]:
 
 
 def test_two_machines_on_one_database_keep_their_promises(pg_server, tmp_path):
-    with two_machines(pg_server, tmp_path) as (first, second):
+    with two_machines(pg_server, tmp_path) as (first, second, database_url):
         # A paper submitted on the first machine (fetched from arXiv there) ...
         client, token = _login(first, "reader0")
         sent = client.post("/submit", data={"csrf_token": token, "paper": PAPER})
@@ -145,3 +162,27 @@ def test_two_machines_on_one_database_keep_their_promises(pg_server, tmp_path):
         for reader, _ in clients:
             reader.close()
         client.close()
+
+        # Meanwhile the two workers harvested every 2 s: each period once, by one of them,
+        # and what the harvest brought is found on both machines by their own indexes.
+        wait_for(
+            lambda: [r for r in runs_of(database_url, "harvest") if r["status"] == OK][2:],
+            what="three harvests",
+        )
+        runs = runs_of(database_url, "harvest")
+        assert len({run["period_start"] for run in runs}) == len(runs)
+        assert all(run["attempt"] == 1 for run in runs)
+        harvested = parse_oai_page(PAGES[0], "page 1").records[0]
+        for url in (first, second):
+            wait_for(
+                lambda url=url: (
+                    harvested.arxiv_id in {h["paper"]["id"] for h in _search(url, harvested.title)}
+                ),
+                what=f"{url} to find {harvested.arxiv_id}",
+            )
+    for n in range(2):
+        assert "Traceback" not in (tmp_path / f"worker{n}.log").read_text()
+
+
+def _search(url: str, query: str) -> list[dict]:
+    return httpx.get(url + "/api/papers/search", params={"q": query}).json()

@@ -73,6 +73,12 @@ def test_a_claim_approved_by_an_admin_links_the_name_and_offers_the_other_papers
     decided = root.post(f"/admin/claims/{claim_id}", data=fields, follow_redirects=False)
     assert decided.status_code == 303
     assert author_links(visitor, "2603.00011")["Csaba Balázs"] == "/u/csaba"
+    # on the daily list's card too, for visitors and signed-in readers (their shared page)
+    for client in (visitor, ada):
+        day = html.fromstring(client.get("/papers/date/2026-03-11").text)
+        card = day.xpath("//article[@id='paper-2603.00011']//p[@class='authors']")[0]
+        links = {a.text: a.get("href") for a in card.xpath(".//a")}
+        assert links == {"Csaba Balázs": "/u/csaba", "Grace Hopper": "/authors/Grace%20Hopper"}
 
     # C. Balázs stands for nobody else here: the claimant is offered that paper, and confirms it
     mine = html.fromstring(ada.get("/settings/claims").text)

@@ -95,6 +95,9 @@ class Store:
         # Whether the database has the change counter (migration 0015) that counted writes
         # move for the other processes' caches; open_store sets it once migrations ran.
         self.counts_changes = False
+        # The counter's value after this process's last counted write: a reader of the
+        # counter that finds this value knows the move was ours (`generation` covered it).
+        self.own_change_count: int | None = None
 
     @contextmanager
     def begin(self, *, counted: bool = True) -> Iterator[Connection]:
@@ -106,7 +109,9 @@ class Store:
             if self._write_lock is None:
                 with self.engine.begin() as conn:
                     yield conn
-                    self._note_change(conn, counted)
+                    moved = self._note_change(conn, counted)
+                if moved is not None:  # committed: the counter holds our value (or more)
+                    self.own_change_count = moved
                 return
             # The lock before the pool: a writer waiting its turn holds no connection.
             with self._write_lock, self.engine.connect() as conn, self._writing(conn, counted):
@@ -128,12 +133,15 @@ class Store:
         conn.execution_options(sqlite_write=True)  # BEGIN IMMEDIATE on SQLite
         with conn.begin():
             yield conn
-            self._note_change(conn, counted)
+            moved = self._note_change(conn, counted)
+        if moved is not None:  # committed: the counter holds our value (or more)
+            self.own_change_count = moved
 
-    def _note_change(self, conn: Connection, counted: bool) -> None:
+    def _note_change(self, conn: Connection, counted: bool) -> int | None:
         # Last in the transaction, after the caller's writes (storage/changes.py says why).
         if counted and self.counts_changes:
-            bump_change_count(conn)
+            return bump_change_count(conn)
+        return None
 
     def change_count(self) -> int | None:
         """The database's change counter (storage/changes.py), None when it has none."""

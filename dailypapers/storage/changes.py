@@ -15,15 +15,15 @@ from .schema import changes
 # freshly migrated database holds no row of ours (a restore wants an empty one).
 _BUMP = (
     "INSERT INTO changes (id, counter) VALUES (1, 1) "
-    "ON CONFLICT (id) DO UPDATE SET counter = changes.counter + 1"
+    "ON CONFLICT (id) DO UPDATE SET counter = changes.counter + 1 RETURNING counter"
 )
 
 
-def bump_change_count(conn: Connection) -> None:
-    """Move the counter, in the caller's transaction. Call it last: on PostgreSQL the row is
-    locked until the transaction ends, so concurrent writers wait for each other only while
-    one commits, and, as every writer takes it last, never in a cycle."""
-    conn.exec_driver_sql(_BUMP)
+def bump_change_count(conn: Connection) -> int:
+    """Move the counter, in the caller's transaction, and return its new value. Call it last:
+    on PostgreSQL the row is locked until the transaction ends, so concurrent writers wait for
+    each other only while one commits, and, as every writer takes it last, never in a cycle."""
+    return int(conn.exec_driver_sql(_BUMP).scalar_one())
 
 
 def read_change_count(conn: Connection) -> int:

@@ -72,7 +72,9 @@ class ChangeWatch:
                 count = self.count
             self.checked_at = now
             if count != self.count:
-                if self.count is not None:
+                # A move to this process's own last write needs nothing: that write already
+                # moved the store's generation, which every kept page is compared with.
+                if self.count is not None and count != self.store.own_change_count:
                     self.epoch += 1
                 self.count = count
         finally:

@@ -86,8 +86,24 @@ def _respond(request: Request, site: Site, build: Callable[[], ListPage]) -> Res
 def _draw(site: Site, request: Request, page: ListPage, context: dict[str, Any]) -> str:
     """list.html for a shared render: `context` stands in for the reader."""
     pages = max(1, -(-page.total // PAGE_SIZE))
-    values = {"request": request, "list": page, "pages": pages, "voted": set(), "saved": set()}
+    values = {
+        "request": request,
+        "list": page,
+        "pages": pages,
+        "voted": set(),
+        "saved": set(),
+        "claimed": _claimed(site, page),
+    }
     return site.templates.get_template("list.html").render({**values, **context})
+
+
+def _claimed(site: Site, page: ListPage) -> dict[str, dict[int, str]]:
+    """Approved claims on the page's papers: their author names link to the claimants'
+    profiles (the same for every reader, so shared renders carry them)."""
+    if not page.items:
+        return {}
+    with site.store.connect() as conn:
+        return claimed_entries(conn, [item.arxiv_id for item in page.items])
 
 
 def _render(request: Request, site: Site, page: ListPage) -> Response:
@@ -99,9 +115,14 @@ def _render(request: Request, site: Site, page: ListPage) -> Response:
         with site.store.connect() as conn:
             voted = voted_papers(conn, user.id, [i.arxiv_id for i in page.items])
     saved = saved_papers(site.store, user, [i.arxiv_id for i in page.items])
-    return site.templates.TemplateResponse(
-        request, "list.html", {"list": page, "pages": pages, "voted": voted, "saved": saved}
-    )
+    context = {
+        "list": page,
+        "pages": pages,
+        "voted": voted,
+        "saved": saved,
+        "claimed": _claimed(site, page),
+    }
+    return site.templates.TemplateResponse(request, "list.html", context)
 
 
 def _day_page(request: Request, site: Site, day: date | None) -> Response:

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-test run test lint bench clean chromium nginx
+.PHONY: setup setup-test run test lint bench clean chromium nginx caddy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,8 @@ lint: setup-test
 	$(BIN)/mypy
 
 # Browser tests drive Debian's chromium (a browser download would fail on our machines);
-# tests/test_proxy.py runs the nginx configuration of docs/operating.md with Debian's nginx.
+# tests/test_proxy.py runs the nginx configuration of docs/operating.md with Debian's nginx,
+# tests/test_caddy.py its Caddy configuration with Debian's caddy.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -52,7 +53,14 @@ nginx:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null || \
 	  echo "nginx did not install: tests/test_proxy.py will be skipped"; }
 
-test: setup-test lint chromium nginx
+caddy:
+	@command -v caddy >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq caddy >/dev/null || \
+	  echo "caddy did not install: tests/test_caddy.py will be skipped"; }
+
+test: setup-test lint chromium nginx caddy
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup-test

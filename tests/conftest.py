@@ -34,6 +34,29 @@ def free_port() -> int:
 
 
 @contextmanager
+def running_proxy(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A reverse proxy (nginx, caddy) started with `command`, yielded once `url` answers
+    /livez through it (within 20 s), terminated after."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url + "/livez", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"{command[0]} did not start")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextmanager
 def running_serve(env: dict[str, str] | None = None, *args: str) -> Iterator[str]:
     """A real `python -m dailypapers [args] serve` on a free port, with `env` as its whole
     environment (default: this one); yields its URL once /healthz answers, stops it after."""

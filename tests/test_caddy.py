@@ -9,13 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import free_port, running_serve
+from .conftest import free_port, running_proxy, running_serve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "operating.md"
 CADDY = shutil.which("caddy")
@@ -64,26 +63,9 @@ def caddy(tmp_path):
             env=caddy_env,
         )
         assert check.returncode == 0, check.stderr
-        process = subprocess.Popen(
-            [CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"],
-            env=caddy_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url + "/livez", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "caddy did not start"
-                    time.sleep(0.1)
+        command = [CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"]
+        with running_proxy(command, f"http://127.0.0.1:{port}", caddy_env) as url:
             yield url, site
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 def test_the_documented_caddy_forwards_the_address_a_rate_limit_can_trust(caddy):

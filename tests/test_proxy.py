@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port, running_serve
+from .conftest import free_port, running_proxy, running_serve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "operating.md"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
@@ -59,21 +59,8 @@ def proxied(tmp_path):
         conf.write_text(documented_nginx(int(site.rsplit(":", 1)[1]), port, folder))
         check = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
-        nginx = subprocess.Popen([NGINX, "-c", str(conf)], stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url + "/livez", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.1)
+        with running_proxy([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}") as url:
             yield url
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=20)
 
 
 def status(response) -> str:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.summaries import Summary
+from .outcomes import attempts_of, upsert_outcome
 from .schema import daily_submissions, papers, summaries
 
 OK = "ok"
@@ -62,24 +63,12 @@ def papers_due(conn: Connection, now: datetime, limit: int) -> list[Due]:
     return [Due(row.arxiv_id, row.abstract, row.abstract_digest) for row in conn.execute(query)]
 
 
-def _attempts(conn: Connection, arxiv_id: str) -> int:
-    query = sa.select(summaries.c.attempts).where(summaries.c.arxiv_id == arxiv_id)
-    return int(conn.execute(query).scalar() or 0)
-
-
-def _upsert(conn: Connection, arxiv_id: str, values: dict[str, object]) -> None:
-    updated = conn.execute(
-        sa.update(summaries).where(summaries.c.arxiv_id == arxiv_id).values(**values)
-    )
-    if updated.rowcount == 0:
-        conn.execute(sa.insert(summaries).values(arxiv_id=arxiv_id, **values))
-
-
 def record_summary(
     conn: Connection, arxiv_id: str, summary: Summary, digest: str, now: datetime
 ) -> None:
-    _upsert(
+    upsert_outcome(
         conn,
+        summaries,
         arxiv_id,
         {
             "state": OK,
@@ -89,7 +78,7 @@ def record_summary(
             "abstract_digest": digest,
             "reason": None,
             "error": None,
-            "attempts": _attempts(conn, arxiv_id) + 1,
+            "attempts": attempts_of(conn, summaries, arxiv_id) + 1,
             "next_try_at": None,
             "updated_at": now,
         },
@@ -106,7 +95,7 @@ def record_failure(
 ) -> int:
     """A failed attempt; a summary written before stays shown (a failed rewrite of a changed
     abstract keeps the old text until one succeeds). Returns the attempts so far."""
-    attempts = _attempts(conn, arxiv_id) + 1
+    attempts = attempts_of(conn, summaries, arxiv_id) + 1
     values: dict[str, object] = {
         "reason": reason,
         "error": error[:2000],
@@ -117,7 +106,7 @@ def record_failure(
     kept = conn.execute(sa.select(summaries.c.state).where(summaries.c.arxiv_id == arxiv_id))
     if kept.scalar() != OK:
         values["state"] = FAILED
-    _upsert(conn, arxiv_id, values)
+    upsert_outcome(conn, summaries, arxiv_id, values)
     return attempts
 
 

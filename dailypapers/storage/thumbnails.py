@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.papers import LOCAL_PREFIX, Thumbnail
+from .outcomes import attempts_of, upsert_outcome
 from .schema import daily_submissions, papers, thumbnails
 
 OK = "ok"
@@ -81,20 +82,6 @@ def papers_due(
     return found
 
 
-def attempts_of(conn: Connection, arxiv_id: str) -> int:
-    """How many times this paper's thumbnail was tried (0 when never)."""
-    query = sa.select(thumbnails.c.attempts).where(thumbnails.c.arxiv_id == arxiv_id)
-    return int(conn.execute(query).scalar() or 0)
-
-
-def _upsert(conn: Connection, arxiv_id: str, values: dict[str, object]) -> None:
-    updated = conn.execute(
-        sa.update(thumbnails).where(thumbnails.c.arxiv_id == arxiv_id).values(**values)
-    )
-    if updated.rowcount == 0:
-        conn.execute(sa.insert(thumbnails).values(arxiv_id=arxiv_id, **values))
-
-
 def record_thumbnail(
     conn: Connection,
     arxiv_id: str,
@@ -103,8 +90,9 @@ def record_thumbnail(
     now: datetime,
 ) -> None:
     """The paper's first page is rendered: `image` names the file, `data` is its content."""
-    _upsert(
+    upsert_outcome(
         conn,
+        thumbnails,
         arxiv_id,
         {
             "state": OK,
@@ -115,7 +103,7 @@ def record_thumbnail(
             "image": data,
             "reason": None,
             "error": None,
-            "attempts": attempts_of(conn, arxiv_id) + 1,
+            "attempts": attempts_of(conn, thumbnails, arxiv_id) + 1,
             "next_try_at": None,
             "updated_at": now,
         },
@@ -132,9 +120,10 @@ def record_failure(
 ) -> int:
     """The attempt failed for `reason` (a short word: "missing", "encrypted", ...); the next
     may run `wait(attempts)` after `now`, where `attempts` counts this one. Returns it."""
-    attempts = attempts_of(conn, arxiv_id) + 1
-    _upsert(
+    attempts = attempts_of(conn, thumbnails, arxiv_id) + 1
+    upsert_outcome(
         conn,
+        thumbnails,
         arxiv_id,
         {
             "state": FAILED,

@@ -257,3 +257,44 @@ def test_a_vote_through_another_process_shows_within_the_check_interval(catalog,
         other.close()
     assert card_state(alice.get(DAY).text, "2407.13168")["count"] == 18
     assert shared.renders == renders + 1
+
+
+def test_one_render_per_page_however_many_readers_arrive_at_once(store):
+    """Readers who find a page missing while another request renders it wait for that
+    render instead of rendering it too; once it only aged out, they get the old copy while
+    one request renders its successor."""
+    import threading
+    import time
+
+    from dailypapers.web.cache import ChangeWatch
+
+    user = register(store, "carol", "carol@example.org", PASSWORD)
+    pages = SharedPages(store, ttl=0.5, watch=ChangeWatch(store, 3600))
+    draws: list[int] = []
+
+    def draw(_context) -> str:
+        draws.append(1)
+        time.sleep(0.3)  # a slow render: the others arrive meanwhile
+        return f"<html><body>render {len(draws)}</body></html>"
+
+    key = ("host", "/papers", "", False)
+    got: list[str] = []
+
+    def reader() -> None:
+        got.append(pages.get_or_render(key, draw, user).texts[0])
+
+    readers = [threading.Thread(target=reader) for _ in range(8)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join()
+    assert len(draws) == 1 and got == ["<html><body>render 1</body></html>"] * 8
+
+    time.sleep(0.6)  # aged out, nothing written: one renders, the others get the old copy
+    renderer = threading.Thread(target=reader)
+    renderer.start()
+    time.sleep(0.1)
+    stale = pages.get(key)
+    assert stale is not None and stale.texts[0].endswith("render 1</body></html>")
+    renderer.join()
+    assert len(draws) == 2 and pages.get(key).texts[0].endswith("render 2</body></html>")

@@ -46,13 +46,20 @@ def start_session(store: Store, user: User, now: datetime) -> str:
 def resume_session(store: Store, session_id: str, now: datetime) -> User | None:
     """The enabled account whose live session has this id, else None; marks the session
     seen when it was last seen TOUCH_EVERY ago or more."""
-    found = session_user(store, _hash(session_id), now)
-    if found is None:
-        return None
-    user, last_seen = found
-    if now - last_seen >= TOUCH_EVERY:
+    user, stale = peek_session(store, session_id, now)
+    if stale:
         touch_session(store, _hash(session_id), now)
     return user
+
+
+def peek_session(store: Store, session_id: str, now: datetime) -> tuple[User | None, bool]:
+    """resume_session without its write: the account (None: no live session) and whether
+    the session is due to be marked seen (then call resume_session, which writes)."""
+    found = session_user(store, _hash(session_id), now)
+    if found is None:
+        return None, False
+    user, last_seen = found
+    return user, now - last_seen >= TOUCH_EVERY
 
 
 def end_session(store: Store, session_id: str) -> None:

@@ -74,9 +74,7 @@ def _respond(request: Request, site: Site, build: Callable[[], ListPage]) -> Res
     scope = request.scope
     host = request.headers.get("host", "")
     key = page_key(host, scope["path"], scope["query_string"].decode("latin-1"), user)
-    kept = shared.get(key)
-    if kept is None:
-        kept = shared.render(key, lambda context: _draw(site, request, build(), context), user)
+    kept = shared.get_or_render(key, lambda context: _draw(site, request, build(), context), user)
     token = csrf_token(request)
     body = fill(kept, site.store, user, token)
     shared.fills += 1

@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.follows import Follow
 from ..domain.people import User
-from ..services.sessions import resume_session
+from ..services.sessions import peek_session, resume_session
 from ..storage import Store
 from ..storage.daily import reader_state
 from .cache import ChangeWatch
@@ -49,6 +49,7 @@ from .follows import FollowState
 from .site import Site
 
 MAX_ENTRIES = 256
+RENDER_WAIT = 5.0  # seconds a request waits for another's render of its page, at most
 MAX_BYTES = 32 * 1024 * 1024
 _NONCE = secrets.token_hex(12)  # one per process: what a marker must carry to count as one
 _SLOT = re.compile(f"<dp-slot {_NONCE} slot ([0-9]+)>")
@@ -58,6 +59,7 @@ NAME_MARK = Markup("<dp-slot {} name>").format(_NONCE)
 # (escaping leaves it as it is), looked for only inside a follow control's own markup.
 FOLLOW_ID_MARK = f"dpfollowid{_NONCE}"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_THREAD = object()  # KeptLists: "do this in a worker thread"
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ class SharedPages:
         self.entries: OrderedDict[tuple[Any, ...], SharedPage] = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()  # list routes run in the thread pool
+        self.rendering: dict[tuple[Any, ...], threading.Event] = {}  # keys being rendered
         self.renders = 0  # shared renders made (tests check a page was reused)
         self.fills = 0
 
@@ -206,16 +209,43 @@ class SharedPages:
         return (self.store.generation, self.watch.epoch)
 
     def get(self, key: tuple[Any, ...]) -> SharedPage | None:
-        self.watch.poll(time.monotonic())  # in a worker thread: the routes and KeptLists
+        """The kept page for `key`, else None. A page past its time is still handed out while
+        another request renders its successor (nothing was written since: only its age is
+        over), so readers do not all render at once when it expires."""
+        self.watch.poll(time.monotonic())
         with self.lock:
             page = self.entries.get(key)
             if page is None:
                 return None
-            if page.generation != self.generation() or page.expires <= time.monotonic():
+            if page.generation != self.generation():
                 self.size -= self.entries.pop(key).size
                 return None
+            if page.expires <= time.monotonic() and key not in self.rendering:
+                return None  # the caller renders; the old copy serves the others meanwhile
             self.entries.move_to_end(key)
             return page
+
+    def get_or_render(
+        self, key: tuple[Any, ...], draw: Callable[[dict[str, Any]], str], user: User
+    ) -> SharedPage:
+        """The kept page for `key`, rendered here when there is none; one render per key at a
+        time: a request that finds another rendering the same page waits for it (a thread of
+        the pool, never the event loop) rather than rendering it again."""
+        while True:
+            page = self.get(key)
+            if page is not None:
+                return page
+            with self.lock:
+                running = self.rendering.get(key)
+                if running is None:
+                    self.rendering[key] = threading.Event()
+                    break
+            running.wait(RENDER_WAIT)  # then look again (or render, if that one failed)
+        try:
+            return self.render(key, draw, user)
+        finally:
+            with self.lock:
+                self.rendering.pop(key).set()
 
     def render(
         self, key: tuple[Any, ...], draw: Callable[[dict[str, Any]], str], user: User
@@ -260,6 +290,7 @@ class KeptLists:
     def __init__(self, app: ASGIApp, site: Site) -> None:
         self.app = app
         self.site = site
+        self.inline = site.store.dialect == "sqlite"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         shared = self.site.shared_pages
@@ -278,15 +309,14 @@ class KeptLists:
             return
         host = next((v for n, v in scope["headers"] if n == b"host"), b"").decode("latin-1")
         query = scope["query_string"].decode("latin-1")
-        found = await run_in_threadpool(
-            self._fill,
-            shared,
-            str(session["sid"]),
-            str(session["csrf"]),
-            host,
-            scope["path"],
-            query,
-        )
+        asked = (shared, str(session["sid"]), str(session["csrf"]), host, scope["path"], query)
+        # On SQLite the fill's two reads are local and short (WAL: readers never wait for a
+        # writer), so they run here on the event loop, saving the worker-thread hop (a tenth
+        # of such a request's CPU); what may write (marking the session seen, once a minute)
+        # or talk to a database server goes to a thread.
+        found = self._fill(*asked, inline=True) if self.inline else _THREAD
+        if found is _THREAD:
+            found = await run_in_threadpool(self._fill, *asked)
         if isinstance(found, str):
             shared.fills += 1
             await HTMLResponse(found)(scope, receive, send)
@@ -297,11 +327,24 @@ class KeptLists:
         await self.app(scope, receive, send)
 
     def _fill(
-        self, shared: SharedPages, sid: str, token: str, host: str, path: str, query: str
-    ) -> str | User | None:
-        """The filled page, else the reader (None: no live session) for the routes."""
+        self,
+        shared: SharedPages,
+        sid: str,
+        token: str,
+        host: str,
+        path: str,
+        query: str,
+        *,
+        inline: bool = False,
+    ) -> str | User | None | object:
+        """The filled page, else the reader (None: no live session) for the routes; with
+        `inline`, _THREAD where it would have to write (then call again in a thread)."""
         site = self.site
-        user = resume_session(site.store, sid, site.clock())
+        user, stale = peek_session(site.store, sid, site.clock())
+        if stale:
+            if inline:
+                return _THREAD
+            user = resume_session(site.store, sid, site.clock())
         if user is None:
             return None
         kept = shared.get(page_key(host, path, query, user))

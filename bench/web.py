@@ -36,6 +36,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+WARM_UP_SECONDS = 2  # wrk before each measured run, not recorded
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import generate_snapshot  # noqa: E402
@@ -270,6 +271,9 @@ def signed_in_runs(args: argparse.Namespace, url: str, ids: list[str], day: date
             cookie = log_in(base) if signed else None
             page = httpx.get(base + path, headers={"cookie": cookie or ""}, timeout=10)
             assert page.status_code == 200 and (READER[0] in page.text) == signed
+            # Warm every worker (a single request reaches one), and let the first renders and
+            # connection set-ups happen before the measured run.
+            run_wrk(base + path, max(args.clients), WARM_UP_SECONDS, process, cookie)
             for clients in args.clients:
                 numbers = run_wrk(base + path, clients, args.duration, process, cookie)
                 key = f"{cores} workers / daily page / {label} / {clients} clients"
@@ -314,6 +318,7 @@ def main() -> None:
         try:
             for name, path in targets.items():
                 assert httpx.get(base + path, timeout=10).status_code == 200, path
+                run_wrk(base + path, max(args.clients), WARM_UP_SECONDS)  # every worker
                 for clients in args.clients:
                     numbers = run_wrk(base + path, clients, args.duration)
                     key = f"{workers} worker(s), {label} / {name} / {clients} clients"

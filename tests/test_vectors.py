@@ -444,6 +444,7 @@ def test_serve_makes_a_new_paper_searchable_by_itself(tmp_path, embedder):
             "DAILYPAPERS_ANNOUNCEMENT_CATEGORIES": "",
             "DAILYPAPERS_THUMBNAILS_SCHEDULE": "0",
             "DAILYPAPERS_EMBEDDINGS_SCHEDULE": "1",
+            "DAILYPAPERS_RATE_SEARCH": "10000/minute",  # the test polls search
         }
     )
     app = create_app(config, store, background_index=True, embedder=embedder)

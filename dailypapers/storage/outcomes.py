@@ -3,6 +3,9 @@ summaries): one row per paper keyed by `arxiv_id`, updated in place, with an `at
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -21,3 +24,53 @@ def upsert_outcome(
     updated = conn.execute(sa.update(table).where(table.c.arxiv_id == arxiv_id).values(**values))
     if updated.rowcount == 0:
         conn.execute(sa.insert(table).values(arxiv_id=arxiv_id, **values))
+
+
+def record_success(
+    conn: Connection, table: sa.Table, arxiv_id: str, now: datetime, values: dict[str, object]
+) -> None:
+    """The work succeeded: `values` (the row's own columns) with the failure fields cleared
+    and this attempt counted."""
+    upsert_outcome(
+        conn,
+        table,
+        arxiv_id,
+        {
+            **values,
+            "reason": None,
+            "error": None,
+            "attempts": attempts_of(conn, table, arxiv_id) + 1,
+            "next_try_at": None,
+            "updated_at": now,
+        },
+    )
+
+
+def record_attempt_failed(
+    conn: Connection,
+    table: sa.Table,
+    arxiv_id: str,
+    failure: tuple[str, str],
+    now: datetime,
+    wait: Callable[[int], timedelta],
+    values: dict[str, object],
+) -> int:
+    """The attempt failed for `failure` (a short reason, the error text); the next may run
+    `wait(attempts)` after `now`, where `attempts` counts this one, which is returned.
+    `values` are the row's own columns to set with it."""
+    reason, error = failure
+    attempts = attempts_of(conn, table, arxiv_id) + 1
+    upsert_outcome(
+        conn,
+        table,
+        arxiv_id,
+        {
+            **values,
+            "reason": reason,
+            "error": error[:2000],
+            "attempts": attempts,
+            "next_try_at": now + wait(attempts),
+            "updated_at": now,
+        },
+    )
+    return attempts

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.summaries import Summary
-from .outcomes import attempts_of, upsert_outcome
+from .outcomes import record_attempt_failed, record_success
 from .schema import daily_submissions, papers, summaries
 
 OK = "ok"
@@ -66,21 +66,17 @@ def papers_due(conn: Connection, now: datetime, limit: int) -> list[Due]:
 def record_summary(
     conn: Connection, arxiv_id: str, summary: Summary, digest: str, now: datetime
 ) -> None:
-    upsert_outcome(
+    record_success(
         conn,
         summaries,
         arxiv_id,
+        now,
         {
             "state": OK,
             "summary": summary.text,
             "keywords": json.dumps(summary.keywords, ensure_ascii=False),
             "model": summary.model,
             "abstract_digest": digest,
-            "reason": None,
-            "error": None,
-            "attempts": attempts_of(conn, summaries, arxiv_id) + 1,
-            "next_try_at": None,
-            "updated_at": now,
         },
     )
 
@@ -95,19 +91,9 @@ def record_failure(
 ) -> int:
     """A failed attempt; a summary written before stays shown (a failed rewrite of a changed
     abstract keeps the old text until one succeeds). Returns the attempts so far."""
-    attempts = attempts_of(conn, summaries, arxiv_id) + 1
-    values: dict[str, object] = {
-        "reason": reason,
-        "error": error[:2000],
-        "attempts": attempts,
-        "next_try_at": now + wait(attempts),
-        "updated_at": now,
-    }
     kept = conn.execute(sa.select(summaries.c.state).where(summaries.c.arxiv_id == arxiv_id))
-    if kept.scalar() != OK:
-        values["state"] = FAILED
-    upsert_outcome(conn, summaries, arxiv_id, values)
-    return attempts
+    values: dict[str, object] = {} if kept.scalar() == OK else {"state": FAILED}
+    return record_attempt_failed(conn, summaries, arxiv_id, (reason, error), now, wait, values)
 
 
 def mark_current(conn: Connection, arxiv_id: str, now: datetime) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.papers import LOCAL_PREFIX, Thumbnail
-from .outcomes import attempts_of, upsert_outcome
+from .outcomes import record_attempt_failed, record_success
 from .schema import daily_submissions, papers, thumbnails
 
 OK = "ok"
@@ -90,10 +90,11 @@ def record_thumbnail(
     now: datetime,
 ) -> None:
     """The paper's first page is rendered: `image` names the file, `data` is its content."""
-    upsert_outcome(
+    record_success(
         conn,
         thumbnails,
         arxiv_id,
+        now,
         {
             "state": OK,
             "file": image.file,
@@ -101,11 +102,6 @@ def record_thumbnail(
             "height": image.height,
             "bytes": len(data),
             "image": data,
-            "reason": None,
-            "error": None,
-            "attempts": attempts_of(conn, thumbnails, arxiv_id) + 1,
-            "next_try_at": None,
-            "updated_at": now,
         },
     )
 
@@ -120,26 +116,9 @@ def record_failure(
 ) -> int:
     """The attempt failed for `reason` (a short word: "missing", "encrypted", ...); the next
     may run `wait(attempts)` after `now`, where `attempts` counts this one. Returns it."""
-    attempts = attempts_of(conn, thumbnails, arxiv_id) + 1
-    upsert_outcome(
-        conn,
-        thumbnails,
-        arxiv_id,
-        {
-            "state": FAILED,
-            "file": None,
-            "width": None,
-            "height": None,
-            "bytes": None,
-            "image": None,
-            "reason": reason,
-            "error": error[:2000],
-            "attempts": attempts,
-            "next_try_at": now + wait(attempts),
-            "updated_at": now,
-        },
-    )
-    return attempts
+    cleared = dict.fromkeys(("file", "width", "height", "bytes", "image"))
+    values = {"state": FAILED, **cleared}
+    return record_attempt_failed(conn, thumbnails, arxiv_id, (reason, error), now, wait, values)
 
 
 def rendered_files(conn: Connection) -> list[tuple[str, str]]:

@@ -7,8 +7,9 @@ hit, and let W workers admit W times a limit.)
 
 Three cases per database: one key hit again and again (the update path), a new key per hit
 (the insert path: new addresses), and `--threads` threads hitting one key at once (the row
-lock or SQLite's one writer). Prints the median and p99 microseconds per hit and writes
-bench/results/limits.json.
+lock or SQLite's one writer). Then what a limited write pays: two keys counted inside a
+write transaction, against the same empty write. Prints the median and p99 microseconds per
+hit and writes bench/results/limits.json.
 """
 
 from __future__ import annotations
@@ -66,10 +67,27 @@ def measure(limiter: Any, hits: int, threads: int) -> dict[str, dict[str, float]
         thread.start()
     for thread in workers:
         thread.join()
+    # What a limited write pays (services/limits.py Budget): an address and an account counted
+    # inside the write's own transaction, against the same transaction without them.
+    from dailypapers.ratelimit import Rate
+
+    rate = Rate(10**9, 86_400)
+    keys = ["vote:ip:10.0.0.3", "vote:user:1"]
+
+    def write(with_count: bool) -> None:
+        with limiter.store.begin() as conn:
+            if with_count:
+                limiter.charge(conn, keys, rate)
+
+    empty = _timings(lambda key, _rate: write(False), ["-"] * hits)
+    counted = _timings(lambda key, _rate: write(True), ["-"] * hits)
+    inside = _summary(counted)
+    inside["added_median_us"] = round(inside["median_us"] - _summary(empty)["median_us"], 1)
     return {
         "same_key": _summary(same),
         "new_key_each_hit": _summary(new),
         f"same_key_{threads}_threads": _summary(shared),
+        "two_keys_inside_a_write": inside,
     }
 
 
@@ -109,9 +127,11 @@ def main() -> None:
 
     for backend in ("sqlite", "postgresql"):
         for case, numbers in results.get(backend, {}).items():
+            added = numbers.get("added_median_us")
             print(
-                f"{backend:<11} {case:<20} median {numbers['median_us']:>8.1f} us"
+                f"{backend:<11} {case:<24} median {numbers['median_us']:>8.1f} us"
                 f"   p99 {numbers['p99_us']:>8.1f} us"
+                + (f"   (+{added} us over the same write without it)" if added is not None else "")
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "limits.json").write_text(json.dumps(results, indent=2) + "\n")

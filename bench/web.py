@@ -93,9 +93,30 @@ def build_catalog(folder: Path, papers: int, submissions: int) -> tuple[str, lis
             }
         )
     print(ingest_daily_json(store, json.dumps(items).encode(), "bench").summary(), flush=True)
+    added = add_thumbnails(store, ids)
+    if added:
+        print(f"thumbnail rows for {added} listed papers", flush=True)
     store.close()
     marker.write_text(json.dumps({"ids": ids, "day": newest.isoformat()}))
     return url, ids, newest
+
+
+def add_thumbnails(store, ids: list[str]) -> int:  # noqa: ANN001 (the Store of the tree)
+    """Give every listed paper a thumbnail row (one shared 40 kB image), so cards carry their
+    `<img>` as on a site whose thumbnail job has run. Trees from before thumbnails skip this
+    (for before/after runs of the same command)."""
+    try:
+        from dailypapers.domain.papers import Thumbnail
+        from dailypapers.storage.thumbnails import record_thumbnail
+    except ImportError:
+        return 0
+    image = Thumbnail("0" * 24 + ".webp", 400, 518)
+    data = random.Random(5).randbytes(40_000)
+    now = datetime.now(UTC)
+    with store.begin() as conn:
+        for arxiv_id in ids:
+            record_thumbnail(conn, arxiv_id, image, data, now)
+    return len(ids)
 
 
 def _free_port() -> int:
@@ -105,11 +126,16 @@ def _free_port() -> int:
 
 
 def start_server(
-    url: str, workers: int, data_dir: Path, cache_seconds: float
+    url: str,
+    workers: int,
+    data_dir: Path,
+    cache_seconds: float,
+    settings: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {
         **os.environ,
+        **(settings or {}),
         "DAILYPAPERS_DATABASE_URL": url,
         "DAILYPAPERS_DATA_DIR": str(data_dir),
         "DAILYPAPERS_LOG_LEVEL": "ERROR",
@@ -128,6 +154,7 @@ def start_server(
             str(port),
             "--workers",
             str(workers),
+            "--no-scheduler",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -172,9 +199,12 @@ def run_wrk(
     duration: int,
     server: subprocess.Popen | None = None,
     cookie: str | None = None,
+    script: Path | None = None,
 ) -> dict[str, float]:
     threads = max(1, min(clients, 2))
     headers = ["-H", f"Cookie: {cookie}"] if cookie else []
+    if script is not None:
+        headers += ["-s", str(script)]
     load = os.getloadavg()[0]
     cpu_before = _cpu_seconds(server) if server else 0.0
     output = subprocess.run(
@@ -285,6 +315,76 @@ def signed_in_runs(args: argparse.Namespace, url: str, ids: list[str], day: date
     return runs
 
 
+# Each wrk thread upvotes its own 50 papers one after the other, then takes the 50 votes back,
+# and so on: every request is a write that changes a vote. Paths and headers come from main().
+VOTES_LUA = """
+local papers = {%(papers)s}
+local count = 0
+local offset = 0
+local next_offset = 0
+function setup(thread)
+  thread:set("offset", next_offset)
+  next_offset = next_offset + 50
+end
+function request()
+  local index = count %% 50
+  local method = (math.floor(count / 50) %% 2 == 0) and "POST" or "DELETE"
+  count = count + 1
+  local path = "/api/papers/" .. papers[offset + index + 1] .. "/upvote"
+  return wrk.format(method, path, {
+    ["Cookie"] = "%(cookie)s",
+    ["X-CSRF-Token"] = "%(token)s",
+    ["Content-Type"] = "application/json",
+  }, "")
+end
+"""
+
+
+def write_session(base: str, paper: str) -> tuple[str, str]:
+    """Log the bench reader in; returns (Cookie header, CSRF token) for JSON actions."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        form = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        client.post("/login", data={"csrf_token": token, "login": READER[0], "password": READER[2]})
+        page = client.get(f"/papers/{paper}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        answer = client.post(f"/api/papers/{paper}/upvote", headers={"X-CSRF-Token": token})
+        assert answer.status_code == 200, answer.text
+        return cookie, token
+
+
+def write_runs(args: argparse.Namespace, url: str, ids: list[str]) -> dict:
+    """Upvotes and their withdrawal through the JSON API (session + CSRF), with the vote
+    limit counted in the database (`rate_vote` too high to refuse, so every request does the
+    bookkeeping) and with the limit off, alternating, `--repeat` times each. Compare the
+    medians of the server's CPU time per request: requests/s moves with the machine."""
+    prepare_reader(url, ids)
+    cores = os.cpu_count() or 1
+    script = RESULTS / "votes.lua"
+    papers = ids[100:200]  # listed, and not the reader's own prepared votes
+    arms = [("limit counted", "1000000/minute"), ("limit off", "off")]
+    runs: dict = {label: [] for label, _ in arms}
+    for round_number in range(args.repeat):
+        # Each arm goes first in every other round (a fresh server's first run differs).
+        for label, rate in arms if round_number % 2 == 0 else arms[::-1]:
+            process, base = start_server(url, cores, RESULTS, 10.0, {"DAILYPAPERS_RATE_VOTE": rate})
+            try:
+                cookie, token = write_session(base, papers[0])
+                names = ", ".join(f'"{paper}"' for paper in papers)
+                script.write_text(VOTES_LUA % {"papers": names, "cookie": cookie, "token": token})
+                run_wrk(base + "/", max(args.clients), WARM_UP_SECONDS, process, script=script)
+                for clients in args.clients:
+                    numbers = run_wrk(base + "/", clients, args.duration, process, script=script)
+                    numbers["clients"] = clients
+                    runs[label].append(numbers)
+                    print(f"round {round_number + 1} / votes / {label:14} {numbers}", flush=True)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--papers", type=int, default=100_000)
@@ -292,11 +392,23 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--signed-in", action="store_true", help="the logged-in daily page")
+    parser.add_argument(
+        "--writes",
+        action="store_true",
+        help="upvotes through the API, with the vote limit counted and off (rate-limit cost)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each arm (--writes)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     url, ids, day = build_catalog(RESULTS, args.papers, args.submissions)
+    if args.writes:
+        out = args.out or RESULTS / "web-writes.json"
+        runs = write_runs(args, url, ids)
+        out.write_text(json.dumps({"papers": args.papers, "runs": runs}, indent=2))
+        print(f"wrote {out}")
+        return
     if args.signed_in:
         out = args.out or RESULTS / "web-signed-in.json"
         runs = signed_in_runs(args, url, ids, day)
@@ -320,7 +432,7 @@ def main() -> None:
                 assert httpx.get(base + path, timeout=10).status_code == 200, path
                 run_wrk(base + path, max(args.clients), WARM_UP_SECONDS)  # every worker
                 for clients in args.clients:
-                    numbers = run_wrk(base + path, clients, args.duration)
+                    numbers = run_wrk(base + path, clients, args.duration, process)
                     key = f"{workers} worker(s), {label} / {name} / {clients} clients"
                     results["runs"][key] = numbers
                     print(f"{key:65} {numbers}", flush=True)

@@ -25,14 +25,25 @@ class Rate:
         return f"{self.count}/{name}"
 
 
-def parse_rate(text: str) -> Rate:
-    """`10/minute` -> Rate(10, 60). Raises ValueError for anything else."""
+OFF = "off"
+
+
+def parse_rate(text: str) -> Rate | None:
+    """`10/minute` -> Rate(10, 60); `off` -> None (no limit: nothing is counted). Raises
+    ValueError for anything else."""
+    if text.strip().lower() == OFF:
+        return None
     match = _RATE.match(text)
     if not match or int(match.group(1)) < 1:
-        raise ValueError("must look like 10/minute (periods: second, minute, hour, day)")
+        raise ValueError("must look like 10/minute (periods: second, minute, hour, day) or be off")
     return Rate(int(match.group(1)), PERIODS[match.group(2)])
 
 
 class Limiter(Protocol):
-    def hit(self, key: str, rate: Rate) -> float | None:
-        """Count one event for `key`; None when allowed, else seconds until it will be."""
+    def hit(self, key: str, rate: Rate | None) -> float | None:
+        """Count one event for `key`; None when allowed (always when `rate` is None), else
+        seconds until it will be."""
+
+    def hit_all(self, keys: list[str], rate: Rate | None) -> float | None:
+        """Count one event for each of `keys` at once (one transaction); None when every key
+        is within `rate`, else the longest wait among those over it."""

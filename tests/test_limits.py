@@ -12,7 +12,7 @@ from dailypapers.config import load_config
 from dailypapers.ingest.demo import load_demo
 from dailypapers.ratelimit import Rate
 from dailypapers.services.limits import StoreLimiter
-from dailypapers.storage.limits import count_hit, delete_windows_before
+from dailypapers.storage.limits import count_hit, count_hits, delete_windows_before
 from dailypapers.storage.schema import rate_windows
 from dailypapers.web.app import create_app
 
@@ -124,3 +124,74 @@ def test_every_search_route_counts_against_one_budget_per_address(store):
     assert other.get("/api/papers/1302.2146/similar").status_code == 200
     assert other.get("/api/papers/1302.2146/similar").status_code == 200
     assert other.get("/api/papers/1302.2146/similar").status_code == 429
+
+
+def test_an_address_and_an_account_are_counted_in_one_transaction(store):
+    now = [1_000_000.0]
+    limiter = StoreLimiter(store, clock=lambda: now[0])
+    rate = Rate(2, 60)
+    keys = ["vote:ip:10.0.0.1", "vote:user:7"]
+    assert limiter.hit_all(keys, rate) is None
+    assert limiter.hit("vote:user:7", rate) is None  # the account's second, elsewhere
+    # The address is within its budget, the account over it: refused, and both counted.
+    assert limiter.hit_all(keys, rate) == 20.0
+    assert windows(store) == [("vote:ip:10.0.0.1", 999_960, 2), ("vote:user:7", 999_960, 3)]
+
+
+def test_counts_come_back_in_the_order_asked_whatever_order_rows_are_locked_in(store):
+    count_hit(store, "a", 60)
+    assert count_hits(store, ["z", "a"], 60) == [1, 2]
+    assert count_hits(store, ["a", "z", "a"], 60) == [3, 2, 3]  # a key named twice counts once
+
+
+def test_a_rate_set_to_off_counts_nothing_and_refuses_nothing(store):
+    from dailypapers.ratelimit import parse_rate
+
+    assert parse_rate(" Off ") is None and parse_rate("5/hour") == Rate(5, 3600)
+    limiter = StoreLimiter(store)
+    assert all(limiter.hit_all(["k", "j"], None) is None for _ in range(5))
+    assert limiter.hit("k", None) is None
+    assert windows(store) == []
+    load_demo(store)
+    environ = {"DAILYPAPERS_RATE_SEARCH": "off", "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    client = TestClient(create_app(load_config(environ=environ), store))
+    statuses = {client.get("/api/papers/search", params={"q": "dilepton"}).status_code}
+    statuses |= {client.get("/api/papers/search", params={"q": "x"}).status_code for _ in range(70)}
+    assert statuses == {200} and windows(store) == []
+
+
+def test_a_limited_write_and_its_count_are_one_transaction(store):
+    # The vote limit is counted inside the vote's own write: over it, the vote is not made
+    # (and the count that refused it is rolled back with it, so the key stays at its limit).
+    load_demo(store)
+    environ = {"DAILYPAPERS_RATE_VOTE": "2/minute", "DAILYPAPERS_PAGE_CACHE_SECONDS": "0"}
+    app = create_app(load_config(environ=environ), store)
+    app.state.site.clock = lambda: datetime(2024, 7, 25, 12, 0, 30, tzinfo=UTC)
+    client = TestClient(app)
+    form = {
+        "csrf_token": csrf_of(client.get("/signup")),
+        "username": "ada",
+        "email": "ada@example.org",
+        "password": "a long enough password",
+    }
+    assert client.post("/signup", data=form, follow_redirects=False).status_code == 303
+    login = {
+        "csrf_token": csrf_of(client.get("/login")),
+        "login": "ada",
+        "password": form["password"],
+    }
+    assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+    headers = {"X-CSRF-Token": csrf_of(client.get("/submit"))}
+    paper = client.get("/api/daily_papers").json()[0]["paper"]["id"]
+    up = client.post(f"/api/papers/{paper}/upvote", headers=headers)
+    assert up.status_code == 200 and up.json()["voted"] is True
+    count = up.json()["upvotes"]
+    # An unknown paper fails, and its count goes with the failed write.
+    assert client.post("/api/papers/2501.99999/upvote", headers=headers).status_code == 404
+    assert client.delete(f"/api/papers/{paper}/upvote", headers=headers).status_code == 200
+    refused = client.post(f"/api/papers/{paper}/upvote", headers=headers)
+    assert refused.status_code == 429 and "2/minute" in refused.text
+    again = client.get(f"/api/papers/{paper}").json()
+    assert again["upvotes"] == count - 1  # the refused vote was not made
+    hits = {key.split(":")[1]: n for key, _, n in windows(store) if key.startswith("vote:")}
+    assert hits == {"ip": 2, "user": 2}

@@ -26,6 +26,7 @@ from ..storage.daily import list_submission, set_entry_flags, set_vote, submissi
 from ..storage.papers import get_paper, paper_exists
 from ..storage.users import find_user, set_disabled
 from .arxiv import fetch_papers
+from .limits import Budget, charge
 from .sessions import end_all_sessions
 
 # The id columns are INTEGER (32 bits on PostgreSQL): a larger id names no row, and would make
@@ -40,9 +41,11 @@ ENTRY_ACTIONS = {
 }
 
 
-def vote(store: Store, user: User, arxiv_id: str, voted: bool) -> int:
-    """Make `user`'s upvote on a listed paper be `voted` (idempotent); the new count."""
+def vote(store: Store, user: User, arxiv_id: str, voted: bool, budget: Budget | None = None) -> int:
+    """Make `user`'s upvote on a listed paper be `voted` (idempotent); the new count.
+    `budget` is counted in the same transaction (TooMany over it)."""
     with store.begin() as conn:
+        charge(conn, budget)
         if upvotes_of(conn, arxiv_id) is None:
             raise NotFound(f"{arxiv_id} is not on the daily list, so it cannot be upvoted")
         set_vote(conn, user.id, arxiv_id, voted)
@@ -104,14 +107,20 @@ def submit(
 
 
 def post_comment(
-    store: Store, user: User, arxiv_id: str, text: str, parent_id: int | None = None
+    store: Store,
+    user: User,
+    arxiv_id: str,
+    text: str,
+    parent_id: int | None = None,
+    budget: Budget | None = None,
 ) -> Comment:
     """A new comment (Markdown) on a paper, or a reply: replies to a reply go to its parent,
-    so threads stay one level deep."""
+    so threads stay one level deep. `budget` is counted in the same transaction."""
     body = check_comment(text)
     if parent_id is not None:
         _known_id(parent_id, "The comment you reply to is gone.")
     with store.begin() as conn:
+        charge(conn, budget)
         if not paper_exists(conn, arxiv_id):
             raise NotFound(f"No paper {arxiv_id} in this catalog.")
         if parent_id is not None:

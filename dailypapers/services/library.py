@@ -71,6 +71,7 @@ from ..storage.library import (
     unfinished_imports,
 )
 from .arxiv import polite_client
+from .limits import Budget, charge
 from .userdata import restore_sections
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,15 @@ class Saved:
     how: str
 
 
-def save(store: Store, user: User, raw_id: str, now: datetime) -> Saved:
+def save(
+    store: Store, user: User, raw_id: str, now: datetime, budget: Budget | None = None
+) -> Saved:
     """Put a catalog paper (any id form; a merged local id means its arXiv twin) in the
     reader's library; saving it again changes nothing. NotFound for a paper the catalog does
-    not show."""
+    not show. `budget` is counted in the same transaction."""
     arxiv_id = _paper_id(raw_id)
     with store.begin() as conn:
+        charge(conn, budget)
         arxiv_id = aliases_of(conn, [arxiv_id]).get(arxiv_id, arxiv_id)
         if catalog_state(conn, [arxiv_id]).get(arxiv_id, True):
             raise NotFound(f"No paper {arxiv_id} in this catalog.")
@@ -125,10 +129,11 @@ def save(store: Store, user: User, raw_id: str, now: datetime) -> Saved:
     return Saved(arxiv_id, new, kept[0], kept[1])
 
 
-def remove(store: Store, user: User, raw_id: str) -> tuple[str, bool]:
+def remove(store: Store, user: User, raw_id: str, budget: Budget | None = None) -> tuple[str, bool]:
     """Take a paper out of the reader's library: (its id, whether it was there)."""
     arxiv_id = _paper_id(raw_id)
     with store.begin() as conn:
+        charge(conn, budget)
         arxiv_id = aliases_of(conn, [arxiv_id]).get(arxiv_id, arxiv_id)
         return arxiv_id, remove_item(conn, user.id, arxiv_id)
 

@@ -11,7 +11,16 @@ from fastapi.responses import RedirectResponse, Response
 from ..domain.errors import LoginRequired, Refused
 from ..services import community
 from . import params, urls
-from .auth import FormDep, csrf_token, current_user, flash, limit, require_admin, require_user
+from .auth import (
+    FormDep,
+    budget,
+    csrf_token,
+    current_user,
+    flash,
+    limit,
+    require_admin,
+    require_user,
+)
 from .errors import status_of
 from .site import SiteDep
 
@@ -35,8 +44,8 @@ def form_upvote(request: Request, site: SiteDep, paper_id: str, form: FormDep) -
     if user is None:
         return RedirectResponse(urls.login(urls.paper(paper_id)), status_code=303)
     arxiv_id = params.paper_id(paper_id)
-    limit(request, "vote", user)
-    community.vote(site.store, user, arxiv_id, form.get("action", "up") != "down")
+    voted = form.get("action", "up") != "down"
+    community.vote(site.store, user, arxiv_id, voted, budget(request, "vote", user))
     return _back(request, urls.paper(paper_id))
 
 
@@ -81,7 +90,6 @@ def form_comment(request: Request, site: SiteDep, paper_id: str, form: FormDep) 
     if user is None:
         return RedirectResponse(urls.login(urls.paper(paper_id)), status_code=303)
     arxiv_id = params.paper_id(paper_id)
-    limit(request, "comment", user)
     parent = str(form.get("parent_id") or "")
     comment = community.post_comment(
         site.store,
@@ -89,6 +97,7 @@ def form_comment(request: Request, site: SiteDep, paper_id: str, form: FormDep) 
         arxiv_id,
         str(form.get("body", "")),
         params.optional_id(parent),
+        budget(request, "comment", user),
     )
     return RedirectResponse(urls.comment(arxiv_id, comment.id), status_code=303)
 

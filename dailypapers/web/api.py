@@ -27,7 +27,7 @@ from ..storage.papers import get_paper, paper_exists
 from ..storage.summaries import summaries_of
 from . import apidoc, params, urls
 from .apidoc import responses
-from .auth import BodyDep, SearchBudget, limit, require_user
+from .auth import BodyDep, SearchBudget, budget, limit, require_user
 from .shapes import comment_json, hf_daily_item, hf_paper, hf_search_hit
 from .site import SiteDep
 
@@ -286,8 +286,7 @@ def api_unvote(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -
 def _vote(request: Request, site: SiteDep, raw_id: str, voted: bool) -> dict[str, Any]:
     user = require_user(request)
     arxiv_id = params.paper_id(raw_id)
-    limit(request, "vote", user)
-    count = community.vote(site.store, user, arxiv_id, voted)
+    count = community.vote(site.store, user, arxiv_id, voted, budget(request, "vote", user))
     return {"id": arxiv_id, "upvotes": count, "voted": voted}
 
 
@@ -373,8 +372,9 @@ def _comment(
     user = require_user(request)
     text = _json_field(body, "comment", "The body must be JSON with 'comment'")
     arxiv_id = params.paper_id(raw_id)
-    limit(request, "comment", user)
-    comment: Comment = community.post_comment(site.store, user, arxiv_id, text, parent_id)
+    comment: Comment = community.post_comment(
+        site.store, user, arxiv_id, text, parent_id, budget(request, "comment", user)
+    )
     return JSONResponse({"newMessage": comment_json(comment)}, status_code=201)
 
 

@@ -25,6 +25,7 @@ from ..domain.people import User
 from ..ratelimit import parse_rate
 from ..services import accounts, sessions
 from ..services.keys import load_secret_key as load_secret_key  # create_app's import
+from ..services.limits import Budget
 from ..services.profiles import profile_settings
 from . import urls
 from .site import Site, site_of
@@ -112,13 +113,29 @@ def limit(request: Request, action: str, user: User | None = None) -> None:
     """Count one `action` for the address (and the account); 429 when over the setting."""
     site = site_of(request)
     rate = parse_rate(getattr(site.config, f"rate_{action}"))
+    if rate is None:  # the setting is off
+        return
+    wait = site.limiter.hit_all(_limit_keys(request, action, user), rate)
+    if wait is not None:
+        raise TooMany(f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
+
+
+def budget(request: Request, action: str, user: User) -> Budget | None:
+    """`limit` for a write the service makes: counted inside that write's transaction
+    (services/limits.py `charge`), one commit for both; None when the setting is off. A write
+    that fails (an unknown paper) rolls its count back with it."""
+    site = site_of(request)
+    rate = parse_rate(getattr(site.config, f"rate_{action}"))
+    if rate is None:
+        return None
+    return Budget(site.limiter, _limit_keys(request, action, user), rate)
+
+
+def _limit_keys(request: Request, action: str, user: User | None) -> list[str]:
     keys = [f"{action}:ip:{client_address(request)}"]
     if user is not None:
         keys.append(f"{action}:user:{user.id}")
-    for key in keys:
-        wait = site.limiter.hit(key, rate)
-        if wait is not None:
-            raise TooMany(f"Too many attempts ({rate}); try again in {int(wait) + 1} s.")
+    return keys
 
 
 def search_budget(request: Request) -> None:

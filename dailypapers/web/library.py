@@ -23,7 +23,7 @@ from ..services import library, userdata
 from . import apidoc, params, urls
 from .actions import _back
 from .api import PaperId, _json_field
-from .auth import BodyDep, FormDep, current_user, flash, limit, require_user
+from .auth import BodyDep, FormDep, budget, current_user, flash, limit, require_user
 from .errors import status_of
 from .shapes import timestamp
 from .site import Site, SiteDep
@@ -82,11 +82,11 @@ def form_library_item(request: Request, site: SiteDep, paper_id: str, form: Form
     user = current_user(request)
     if user is None:
         return _login_redirect(urls.paper(paper_id))
-    limit(request, "library", user)
+    allowance = budget(request, "library", user)
     if form.get("action", "save") == "remove":
-        library.remove(site.store, user, paper_id)
+        library.remove(site.store, user, paper_id, allowance)
     else:
-        library.save(site.store, user, paper_id, site.clock())
+        library.save(site.store, user, paper_id, site.clock(), allowance)
     return _back(request, urls.paper(paper_id))
 
 
@@ -347,8 +347,7 @@ def api_library(
 def api_save(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
     user = require_user(request)
     raw = _json_field(body, "paper_id", 'The body must be JSON: {"paper_id": "..."}')
-    limit(request, "library", user)
-    saved = library.save(site.store, user, raw, site.clock())
+    saved = library.save(site.store, user, raw, site.clock(), budget(request, "library", user))
     return JSONResponse(
         {
             "id": saved.arxiv_id,
@@ -375,8 +374,9 @@ def api_save(request: Request, site: SiteDep, body: BodyDep) -> JSONResponse:
 def api_remove(request: Request, site: SiteDep, paper_id: PaperId, _: BodyDep) -> JSONResponse:
     """Idempotent: removing a paper that is not in the library answers the same."""
     user = require_user(request)
-    limit(request, "library", user)
-    arxiv_id, _removed = library.remove(site.store, user, paper_id)
+    arxiv_id, _removed = library.remove(
+        site.store, user, paper_id, budget(request, "library", user)
+    )
     return JSONResponse({"id": arxiv_id, "saved": False, "addedAt": None, "how": None})
 
 

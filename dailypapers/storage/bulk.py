@@ -59,9 +59,12 @@ from .schema import (
     papers,
 )
 
-# (arxiv_id, the papers row without its two timestamps, version rows, category rows), every
-# value as the driver takes it: a plain tuple, cheap to send back from a parse worker.
-PreparedPaper = tuple[str, tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+# (arxiv_id, the papers row without its two timestamps, version rows, category rows, author
+# rows), every value as the driver takes it: a plain tuple, cheap to send back from a parse
+# worker, which also did the work (the authors' normalised keys, storage/authors.py).
+PreparedPaper = tuple[
+    str, tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]
 
 _STAMPS = ("created_at", "modified_at")
 PAPER_COLUMNS = tuple(c.name for c in papers.columns if c.name not in _STAMPS)
@@ -124,14 +127,23 @@ def _prepare(
         (arxiv_id, category, index == 0)
         for index, category in enumerate(dict.fromkeys(row["categories"]))
     ]
-    return arxiv_id, tuple(values), version_values, categories
+    return (
+        arxiv_id,
+        tuple(values),
+        version_values,
+        categories,
+        author_rows(arxiv_id, row["authors"]),
+    )
+
+
+def author_rows(arxiv_id: str, names: list[str]) -> list[tuple[Any, ...]]:
+    """The paper_authors rows of a paper whose author list is `names`."""
+    return [(arxiv_id, *fields) for fields in indexed_names(names)]
 
 
 _ROW_VALUES = itemgetter(*PAPER_COLUMNS)
 _LIST_POSITIONS = [PAPER_COLUMNS.index(name) for name in JSON_LISTS]
-_TITLE, _PUBLISHED, _HIDDEN, _AUTHORS = (
-    PAPER_COLUMNS.index(n) for n in ("title", "published_at", "hidden", "authors")
-)
+_TITLE, _PUBLISHED, _HIDDEN = (PAPER_COLUMNS.index(n) for n in ("title", "published_at", "hidden"))
 # Version rows are built by hand, in this column order.
 assert _VERSION_COLUMNS == (
     "arxiv_id",
@@ -169,7 +181,7 @@ def _converters(dialect: str, table: str) -> list[tuple[int, Callable[[Any], Any
 
 def _unprepare(item: PreparedPaper, dialect: str) -> tuple[dict[str, Any], dict[int, Any]]:
     """A prepared paper back as the row and versions record_row and version_rows gave."""
-    arxiv_id, values, version_values, _ = item
+    arxiv_id, values, version_values, _, _ = item
     row = dict(zip(PAPER_COLUMNS, values, strict=True))
     for name in JSON_LISTS:
         row[name] = json.loads(row[name])
@@ -225,7 +237,7 @@ def write_prepared(
     _insert(conn, papers, PAPER_COLUMNS + _STAMPS, [item[1] + stamp for item in fresh])
     _insert(conn, paper_versions, _VERSION_COLUMNS, [v for item in fresh for v in item[2]])
     _insert(conn, paper_categories, _CATEGORY_COLUMNS, [c for item in fresh for c in item[3]])
-    _insert(conn, paper_authors, _AUTHOR_COLUMNS, [a for item in fresh for a in _author_rows(item)])
+    _insert(conn, paper_authors, _AUTHOR_COLUMNS, [a for item in fresh for a in item[4]])
     folded: dict[str, Folded] = {}
     seen = 0
     for item in batch:
@@ -240,12 +252,6 @@ def write_prepared(
     counts.new += len(fresh)
     counts.changed[:0] = [item[0] for item in fresh]
     return counts
-
-
-def _author_rows(item: PreparedPaper) -> list[tuple[Any, ...]]:
-    """The paper_authors rows of a prepared paper (the author list is its JSON text)."""
-    names = json.loads(item[1][_AUTHORS])
-    return [(item[0], *fields) for fields in indexed_names(names)]
 
 
 def _twin_fields(item: PreparedPaper, dialect: str) -> dict[str, Any]:

@@ -110,6 +110,9 @@ def build_catalog(
     added = add_thumbnails(store, ids[:500])
     if added:
         print(f"thumbnail rows for {added} listed papers", flush=True)
+    if store.dialect == "postgresql":  # as autovacuum would have, on a site in use
+        with store.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     store.close()
     if url.startswith("sqlite"):
         marker.write_text(json.dumps({"ids": ids, "day": newest.isoformat()}))
